@@ -1,0 +1,40 @@
+"""The APTIC platform shell: the app factory wiring the domain packages together."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from aptic import config, web
+from aptic.database import Database
+from aptic.schema import DOMAIN_PACKAGES
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config.load(instance))
+    app.config.update(overrides or {})
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    Database(app.config["DATABASE_URL"]).init_app(app)
+    web.init_app(app)
+    for package in DOMAIN_PACKAGES:
+        module = optional_module(f"{package}.web")
+        if module is not None:
+            app.register_blueprint(module.bp)
+    return app
+
+
+def optional_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None

@@ -1,0 +1,39 @@
+"""Configuration from the environment. Every variable is documented in the README."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_GEOCODER_URL = "https://api-adresse.data.gouv.fr"
+
+
+def _secret_key(instance_path: Path) -> str:
+    """APTIC_SECRET_KEY, or a key generated once and kept in the instance folder."""
+    if key := os.environ.get("APTIC_SECRET_KEY"):
+        return key
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load(instance_path: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": os.environ.get(
+            "APTIC_DATABASE_URL", f"sqlite:///{instance_path / 'aptic.db'}"
+        ),
+        "SECRET_KEY": _secret_key(instance_path),
+        "GEOCODER_URL": os.environ.get("APTIC_GEOCODER_URL", DEFAULT_GEOCODER_URL),
+        "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("APTIC_SECURE_COOKIES", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "JSON_SORT_KEYS": False,
+        "LOG_LEVEL": os.environ.get("APTIC_LOG_LEVEL", "INFO"),
+    }

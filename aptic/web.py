@@ -1,0 +1,104 @@
+"""Web plumbing of the shell: extensions, error pages and answers, template filters, home page."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from directory.errors import DomainError
+from directory.web import csrf, limiter, login_manager
+
+PARIS = ZoneInfo("Europe/Paris")
+log = logging.getLogger(__name__)
+
+bp = Blueprint("aptic", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/aptic")
+
+HTTP_ERRORS = {
+    400: ("bad_request", "La requête est mal formée."),
+    401: ("unauthenticated", "Connectez-vous pour accéder à cette page."),
+    403: ("forbidden", "Vous n'avez pas les droits nécessaires."),
+    404: ("not_found", "Cette page n'existe pas."),
+    405: ("method_not_allowed", "Cette méthode n'est pas acceptée ici."),
+    413: ("payload_too_large", "Le fichier envoyé est trop volumineux."),
+    429: ("rate_limited", "Trop de tentatives : réessayez dans quelques minutes."),
+}
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("aptic/home.html")
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[dict[str, str], int]:
+    return {"status": "ok"}, 200
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, payload: dict):
+    if wants_json():
+        return jsonify({"error": payload}), status
+    return render_template("aptic/error.html", status=status, error=payload), status
+
+
+def handle_domain_error(error: DomainError):
+    return error_response(error.status, error.to_dict())
+
+
+def handle_csrf_error(error: CSRFError):
+    return error_response(
+        400,
+        {"code": "csrf_failed", "message": "Le formulaire a expiré ou n'est pas valide : rechargez la page et recommencez."},
+    )
+
+
+def handle_http_error(error: HTTPException):
+    status = error.code or 500
+    code, message = HTTP_ERRORS.get(status, ("http_error", error.description or "Erreur."))
+    return error_response(status, {"code": code, "message": message})
+
+
+def handle_unexpected_error(error: Exception):
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return error_response(
+        500, {"code": "internal_error", "message": "Une erreur interne est survenue ; l'équipe APTIC est prévenue."}
+    )
+
+
+def paris_time(value: datetime | None, fmt: str = "%d/%m/%Y à %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(PARIS).strftime(fmt)
+
+
+def euros(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}{whole:,}".replace(",", "\u202f") + f",{rest:02d}\u00a0€"
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.register_blueprint(bp)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)
+    app.jinja_env.filters["paris"] = paris_time
+    app.jinja_env.filters["euros"] = euros

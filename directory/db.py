@@ -1,0 +1,202 @@
+"""Database plumbing shared by every domain package.
+
+The two backends differ in a few places only (loading SpatiaLite, geodesic distances, spatial
+index look-ups, row locks); each difference lives in one small function here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from geoalchemy2.admin.dialects.sqlite import init_spatialite
+from sqlalchemy import DateTime, Engine, MetaData, column, create_engine, event, func, select, table
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
+SRID = 4326
+PARIS_TZ = ZoneInfo("Europe/Paris")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored in UTC on both backends (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous: pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def sqlite_dbapi() -> Any:
+    """The DB-API module able to load SQLite extensions.
+
+    Some Python builds (pyenv's default one among them) compile `sqlite3` without extension
+    loading; the `pysqlite3-binary` wheel has it.
+    """
+    if hasattr(sqlite3.connect(":memory:"), "enable_load_extension"):
+        return sqlite3
+    try:
+        return importlib.import_module("pysqlite3.dbapi2")
+    except ImportError as exc:  # pragma: no cover - depends on the platform
+        raise RuntimeError(
+            "Ce Python ne sait pas charger d'extension SQLite : installez le paquet "
+            "« pysqlite3-binary » (pip install pysqlite3-binary)."
+        ) from exc
+
+
+def _spatialite_path() -> str:
+    return os.environ.get("APTIC_SPATIALITE_PATH", "mod_spatialite")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    try:
+        dbapi_connection.enable_load_extension(True)
+        dbapi_connection.load_extension(_spatialite_path())
+        dbapi_connection.enable_load_extension(False)
+    except Exception as exc:
+        raise RuntimeError(
+            "SpatiaLite est introuvable : installez le paquet Debian « libsqlite3-mod-spatialite » "
+            "(sudo apt-get install libsqlite3-mod-spatialite) ou indiquez son chemin dans "
+            "APTIC_SPATIALITE_PATH."
+        ) from exc
+    # Let SQLAlchemy, not the driver, decide when transactions start (SAVEPOINT support).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+    init_spatialite(dbapi_connection, transaction=True, init_mode="WGS84")
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking
+    # on a lock upgrade; SQLite serialises writers anyway.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for a SpatiaLite file or a PostgreSQL/PostGIS server."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, module=sqlite_dbapi(), **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    raise ValueError(f"Base de données non prise en charge : {parsed.get_backend_name()}")
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def geodesic_distance_m(session: Session, a: Any, b: Any) -> ColumnElement[float]:
+    """Distance in metres on the WGS84 ellipsoid between two SRID 4326 geometries."""
+    if dialect_name(session) == "postgresql":
+        return func.ST_Distance(func.geography(a), func.geography(b))
+    return func.ST_Distance(a, b, 1)
+
+
+def bbox_filter(
+    session: Session, model: Any, column_name: str, xmin: float, ymin: float, xmax: float, ymax: float
+) -> ColumnElement[bool]:
+    """Rows whose geometry's bounding box meets a lon/lat box, answered by the spatial index."""
+    geometry = getattr(model, column_name)
+    if dialect_name(session) == "postgresql":
+        return geometry.op("&&")(func.ST_MakeEnvelope(xmin, ymin, xmax, ymax, SRID))
+    # SpatiaLite keeps its R*Tree as a plain virtual table named idx_<table>_<column>.
+    rtree = table(
+        f"idx_{model.__tablename__}_{column_name}",
+        column("pkid"), column("xmin"), column("xmax"), column("ymin"), column("ymax"),
+    )
+    return model.id.in_(
+        select(rtree.c.pkid).where(
+            rtree.c.xmax >= xmin, rtree.c.xmin <= xmax, rtree.c.ymax >= ymin, rtree.c.ymin <= ymax
+        )
+    )
+
+
+def point_wkt(lon: float, lat: float) -> str:
+    return f"SRID={SRID};POINT({lon!r} {lat!r})"
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A periodic job a domain package declares in `api.SCHEDULED_JOBS`; the shell runs it.
+
+    `run` receives a session factory and owns its units of work; `cron` holds APScheduler
+    CronTrigger fields, in Europe/Paris time.
+    """
+
+    id: str
+    description: str
+    run: Callable[[sessionmaker[Session]], None]
+    cron: dict[str, Any] = field(default_factory=dict)
+    misfire_grace_seconds: int = 6 * 3600
+
+    def trigger(self) -> Any:
+        from apscheduler.triggers.cron import CronTrigger
+
+        return CronTrigger(timezone=PARIS_TZ, **self.cron)

@@ -1,0 +1,88 @@
+"""The `aptic` command end to end on a fresh embedded database."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from aptic import create_app
+from aptic.cli import cli
+from directory.db import make_engine
+from directory.models import Organisation, Venue, VenueStatus
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    """A SpatiaLite demo database built once by the real `aptic demo --no-serve`."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    result = CliRunner().invoke(cli, ["demo", "--no-serve", "--venues", "200"], obj=_script_info(app))
+    assert result.exit_code == 0, result.output
+    app.demo_output = result.output
+    return app
+
+
+def _script_info(app):
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)
+
+
+def run(app, *args, input=None):
+    return CliRunner().invoke(cli, list(args), obj=_script_info(app), input=input)
+
+
+def test_demo_builds_venues_accounts_and_a_key(demo_app):
+    output = demo_app.demo_output
+    assert "Base de démonstration construite" in output
+    assert "equipe@aptic.demo" in output and "lieu@aptic.demo" in output
+    assert "Clé d'API du lieu" in output and "aptic_" in output
+    engine = make_engine(demo_app.config["DATABASE_URL"])
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Venue)) == 200
+        qualified = connection.scalar(select(func.count()).select_from(Venue).where(Venue.status == VenueStatus.QUALIFIED))
+        assert 100 < qualified < 200
+    engine.dispose()
+
+
+def test_demo_is_idempotent(demo_app):
+    result = run(demo_app, "demo", "--no-serve")
+    assert result.exit_code == 0
+    assert "déjà présentes" in result.output
+
+
+def test_db_upgrade(demo_app):
+    result = run(demo_app, "db", "upgrade")
+    assert result.exit_code == 0 and "Schéma à jour" in result.output
+
+
+def test_create_organisation_with_json_output(demo_app):
+    result = run(demo_app, "organisations", "create", "--name", "Ville de Pau", "--legal-form", "collectivite",
+                 "--siret", "21640445900010", "--role", "commanditaire", "--role", "aiguilleur", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["roles"] == ["commanditaire", "aiguilleur"] and payload["siret"] == "21640445900010"
+
+
+def test_bad_input_on_the_command_line_is_a_french_error_and_changes_nothing(demo_app):
+    engine = make_engine(demo_app.config["DATABASE_URL"])
+    with engine.connect() as connection:
+        before = connection.scalar(select(func.count()).select_from(Organisation))
+    result = run(demo_app, "organisations", "create", "--name", "X", "--legal-form", "association",
+                 "--siret", "12345678901234", "--role", "lieu")
+    assert result.exit_code == 1
+    assert "clé de contrôle (Luhn) est fausse (champ « siret ») [invalid_siret]" in result.output
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Organisation)) == before
+    engine.dispose()
+
+
+def test_users_and_api_keys(demo_app):
+    created = json.loads(run(demo_app, "organisations", "create", "--name", "Tiers-lieu", "--legal-form", "association",
+                             "--rna", "W332000123", "--role", "lieu", "--json").output)
+    user = run(demo_app, "users", "create", "--email", "new@example.fr", "--name", "Nouvel", "--organisation",
+               str(created["id"]), "--role", "venue_staff", "--json", input="long enough pw\nlong enough pw\n")
+    assert user.exit_code == 0, user.output
+    key = json.loads(run(demo_app, "api-keys", "create", "--organisation", str(created["id"]), "--json").output)
+    assert key["token"].startswith(f"aptic_{key['prefix']}_")
