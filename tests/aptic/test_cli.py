@@ -72,7 +72,7 @@ def test_bad_input_on_the_command_line_is_a_french_error_and_changes_nothing(dem
     result = run(demo_app, "organisations", "create", "--name", "X", "--legal-form", "association",
                  "--siret", "12345678901234", "--role", "lieu")
     assert result.exit_code == 1
-    assert "clé de contrôle (Luhn) est fausse (champ « siret ») [invalid_siret]" in result.output
+    assert "clé de contrôle (Luhn) est fausse. (champ « siret ») [invalid_siret]" in result.output
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Organisation)) == before
     engine.dispose()

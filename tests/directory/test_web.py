@@ -1,5 +1,7 @@
 """Sign-in, CSRF, roles and French errors on the web pages."""
 
+from html import unescape
+
 import pytest
 from sqlalchemy import func, select
 
@@ -16,7 +18,7 @@ def staff(session):
     aptic = api.create_organisation(
         session, ACTOR, name="APTIC", legal_form="cooperative", siret="82023445800017", is_aptic=True
     )
-    user = api.create_user(session, ACTOR, email="staff@aptic.test", full_name="Équipe", password=PASSWORD)
+    user = api.create_user(session, ACTOR, email="staff@aptic.fr", full_name="Équipe", password=PASSWORD)
     api.add_membership(session, ACTOR, user, aptic, Role.APTIC_STAFF)
     session.commit()
     return user
@@ -28,36 +30,36 @@ def sign_in(client, email, password=PASSWORD):
 
 
 def test_sign_in_and_out(client, staff):
-    response = sign_in(client, "staff@aptic.test")
+    response = sign_in(client, "staff@aptic.fr")
     assert response.status_code == 302 and response.location.endswith("/compte")
     page = client.get("/compte").get_data(as_text=True)
-    assert "staff@aptic.test" in page and "Équipe APTIC" in page
+    assert "staff@aptic.fr" in page and "Équipe APTIC" in page
     token = csrf_token_from(page)
     assert client.post("/deconnexion", data={"csrf_token": token}).status_code == 302
     assert client.get("/compte").status_code == 302
 
 
 def test_wrong_password_is_refused_in_french(client, staff):
-    response = sign_in(client, "staff@aptic.test", "not the password")
+    response = sign_in(client, "staff@aptic.fr", "not the password")
     assert response.status_code == 401
-    assert "Courriel ou mot de passe incorrect." in response.get_data(as_text=True)
+    assert "Courriel ou mot de passe incorrect." in unescape(response.get_data(as_text=True))
 
 
 def test_a_form_without_csrf_token_is_refused(client, staff):
-    response = client.post("/connexion", data={"email": "staff@aptic.test", "password": PASSWORD},
+    response = client.post("/connexion", data={"email": "staff@aptic.fr", "password": PASSWORD},
                            headers={"Accept": "application/json"})
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "csrf_failed"
 
 
 def test_repeated_failed_sign_ins_are_rate_limited(client, staff):
-    statuses = [sign_in(client, "staff@aptic.test", "bad password").status_code for _ in range(11)]
+    statuses = [sign_in(client, "staff@aptic.fr", "bad password").status_code for _ in range(11)]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
 
 
 def test_create_an_organisation_from_the_back_office(client, staff, session):
-    sign_in(client, "staff@aptic.test")
+    sign_in(client, "staff@aptic.fr")
     token = csrf_token_from(client.get("/organisations/nouvelle").get_data(as_text=True))
     response = client.post("/organisations/nouvelle", data={
         "csrf_token": token, "name": "CCAS de Bordeaux", "legal_form": "etablissement_public",
@@ -71,7 +73,7 @@ def test_create_an_organisation_from_the_back_office(client, staff, session):
 
 
 def test_an_invalid_siret_in_the_form_gets_a_french_message_and_changes_nothing(client, staff, session):
-    sign_in(client, "staff@aptic.test")
+    sign_in(client, "staff@aptic.fr")
     before = session.scalar(select(func.count()).select_from(Organisation))
     token = csrf_token_from(client.get("/organisations/nouvelle").get_data(as_text=True))
     response = client.post("/organisations/nouvelle", data={
@@ -79,7 +81,7 @@ def test_an_invalid_siret_in_the_form_gets_a_french_message_and_changes_nothing(
         "is_sponsor": "y",
     })
     assert response.status_code == 422
-    page = response.get_data(as_text=True)
+    page = unescape(response.get_data(as_text=True))
     assert "sa clé de contrôle (Luhn) est fausse" in page
     assert 'id="siret-error"' in page and 'aria-invalid="true"' in page
     assert session.scalar(select(func.count()).select_from(Organisation)) == before
@@ -95,13 +97,13 @@ def test_the_back_office_is_for_aptic_staff_only(client, session):
     sign_in(client, "caf@example.fr")
     response = client.get("/organisations/nouvelle")
     assert response.status_code == 403
-    assert "Vous n'avez pas les droits nécessaires." in response.get_data(as_text=True)
+    assert "Vous n'avez pas les droits nécessaires." in unescape(response.get_data(as_text=True))
 
 
 def test_unknown_pages_answer_in_french(client):
     response = client.get("/nulle-part")
     assert response.status_code == 404
-    assert "Cette page n'existe pas." in response.get_data(as_text=True)
+    assert "Cette page n'existe pas." in unescape(response.get_data(as_text=True))
     api_response = client.get("/api/v1/nulle-part")
     assert api_response.status_code == 404
     assert api_response.get_json() == {"error": {"code": "not_found", "message": "Cette page n'existe pas."}}
