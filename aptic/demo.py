@@ -8,6 +8,7 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -100,7 +101,8 @@ def demo_command(venues: int, serve: bool, host: str, port: int) -> None:
         click.echo(f"Clé d'API du lieu « {venue.nom} » (n° {venue.id}) : {result['api_key']}")
     if serve:
         click.echo(f"Site servi sur http://{host}:{port} (Ctrl+C pour arrêter).")
-        current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # Flask refuses app.run() inside its own CLI; serve with Werkzeug directly.
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 commands = [demo_command]
