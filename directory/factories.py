@@ -62,6 +62,7 @@ PUBLICS = ["Jeunes", "Étudiants", "Familles et/ou enfants", "Seniors", "Femmes"
 SPECIFIC_CARE = ["Surdité", "Handicaps moteurs", "Illettrisme", "Langues étrangères (anglais)", "Déficience visuelle"]
 STATUS_WEIGHTS = [(VenueStatus.QUALIFIED, 80), (VenueStatus.CANDIDATE, 15), (VenueStatus.SUSPENDED, 3), (VenueStatus.CLOSED, 2)]
 JITTER_M = 600
+SYNTHETIC_ACTOR = Actor.system("demo")
 
 
 def fake_siret(rng: random.Random) -> str:
@@ -125,7 +126,7 @@ def generate_venues(
     count: int,
     *,
     seed: int = 2026,
-    actor: Actor = Actor.system("demo"),
+    actor: Actor = SYNTHETIC_ACTOR,
     status_weights: list[tuple[VenueStatus, int]] | None = None,
 ) -> list[int]:
     """Insert `count` synthetic venues (and their operators) in bulk; return the venue ids."""
