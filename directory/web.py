@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
@@ -32,8 +32,6 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 def request_session() -> Session:
     """The unit of work of the current request (opened by the shell's database extension)."""
-    from flask import current_app
-
     return current_app.extensions["aptic.db"].request_session()
 
 
