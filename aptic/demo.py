@@ -8,9 +8,9 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from werkzeug.serving import run_simple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.serving import run_simple
 
 from aptic import optional_module, schema
 from aptic.schema import DOMAIN_PACKAGES
@@ -19,7 +19,7 @@ from directory.models import Organisation, Role, Venue, VenueStatus
 from ingestion.api import load_territories
 
 DEMO_PASSWORD = "demo-aptic-2026"
-DEMO_ACTOR = api.Actor.system("demo")
+DEMO_ACTOR = factories.SYNTHETIC_ACTOR
 
 DEMO_ORGANISATIONS = [
     # key, name, legal form, SIRET (valid Luhn keys), commune, roles

@@ -225,8 +225,7 @@ def search_communes(session: Session, name: str, limit: int = 10) -> list[Territ
     if len(found) < limit:
         prefix = select(Territory).where(
             Territory.level == TerritoryLevel.COMMUNE,
-            Territory.search_name.startswith(key + " ", autoescape=True)
-            | Territory.search_name.startswith(key, autoescape=True),
+            Territory.search_name.startswith(key, autoescape=True),
             Territory.search_name != key,
         )
         found += session.scalars(

@@ -6,6 +6,7 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -49,8 +50,6 @@ def referential() -> None:
 @with_appcontext
 def referential_load(path: str | None) -> None:
     """Charge le référentiel des services dans la base."""
-    from pathlib import Path
-
     with command_unit_of_work() as session:
         summary = api.load_referential(session, Path(path) if path else api.REFERENTIAL_FILE)
     state = "chargé" if summary["changed"] else "déjà à jour"

@@ -127,7 +127,6 @@ def generate_venues(
     *,
     seed: int = 2026,
     actor: Actor = SYNTHETIC_ACTOR,
-    status_weights: list[tuple[VenueStatus, int]] | None = None,
 ) -> list[int]:
     """Insert `count` synthetic venues (and their operators) in bulk; return the venue ids."""
     rng = random.Random(seed)
@@ -137,7 +136,7 @@ def generate_venues(
     services = list(session.scalars(select(Service).where(Service.active).order_by(Service.position)))
     if not services:
         raise RuntimeError("Chargez d'abord le référentiel (aptic referential load).")
-    statuses, weights = zip(*(status_weights or STATUS_WEIGHTS), strict=True)
+    statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
     kinds_weights = [kind[3] for kind in VENUE_KINDS]
     picked = rng.choices(communes, weights=[c.population for c in communes], k=count)
     now = utcnow()
@@ -188,6 +187,7 @@ def generate_venues(
             "aptic_label": status == VenueStatus.QUALIFIED,
             "status": status,
             "status_changed_at": now,
+            "published": status == VenueStatus.QUALIFIED,
             "created_at": now,
             "updated_at": now,
         })
