@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from flask import Flask
 
 from aptic import config, web
 from aptic.database import Database
-from aptic.schema import DOMAIN_PACKAGES
+from aptic.schema import DOMAIN_PACKAGES, optional_module
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -29,12 +28,3 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         if module is not None:
             app.register_blueprint(module.bp)
     return app
-
-
-def optional_module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -15,13 +16,19 @@ DOMAIN_PACKAGES = ("directory", "ingestion", "qualification", "redemption", "map
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def optional_module(name: str) -> Any:
+    """Import a package's role module (`web`, `cli`, `api`, `models`), or None if it has none."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
 def metadata() -> MetaData:
     for package in DOMAIN_PACKAGES:
-        try:
-            importlib.import_module(f"{package}.models")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{package}.models":
-                raise
+        optional_module(f"{package}.models")
     return Base.metadata
 
 

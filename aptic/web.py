@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from aptic.schema import DOMAIN_PACKAGES, optional_module
 from directory.errors import DomainError
 from directory.web import csrf, limiter, login_manager
 
@@ -38,6 +39,43 @@ def home() -> str:
 @bp.get("/healthz")
 def healthz() -> tuple[dict[str, str], int]:
     return {"status": "ok"}, 200
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> dict:
+    """The OpenAPI description of the public API, assembled from each package's `web.OPENAPI_PATHS`."""
+    return openapi_document()
+
+
+def openapi_document() -> dict:
+    paths: dict = {}
+    schemas: dict = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "string", "description": "Code stable, lisible par une machine"},
+                "message": {"type": "string", "description": "Message en français"},
+                "field": {"type": "string", "nullable": True, "description": "Champ ou paramètre en cause"},
+            }}},
+        }
+    }
+    for package in DOMAIN_PACKAGES:
+        module = optional_module(f"{package}.web")
+        paths.update(getattr(module, "OPENAPI_PATHS", {}))
+        schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "API de la plateforme APTIC", "version": "1",
+                 "description": "Lieux de médiation numérique qualifiés APTIC et pass numérique."},
+        "servers": [{"url": request.host_url.rstrip("/")}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"venueApiKey": {"type": "http", "scheme": "bearer",
+                                                "description": "Clé d'API d'un lieu (aptic_…)"}},
+        },
+    }
 
 
 def wants_json() -> bool:

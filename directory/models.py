@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -209,6 +210,7 @@ class Venue(Base):
     __tablename__ = "venue"
     __table_args__ = (
         Index("ix_venue_status", "status"),
+        Index("ix_venue_published", "published"),
         Index("ix_venue_code_insee", "code_insee"),
         CheckConstraint("length(code_postal) = 5", name="code_postal_length"),
     )
@@ -256,6 +258,9 @@ class Venue(Base):
         _enum(VenueStatus, "venue_status"), default=VenueStatus.CANDIDATE
     )
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # On the public cartography (map, search API). Only the weekly rebuild changes it, in one
+    # transaction, so the public sees either the previous cartography or the new one.
+    published: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

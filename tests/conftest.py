@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -92,8 +95,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         load_territories(session)
         api.load_referential(session)
         session.commit()
-    yield url
     engine.dispose()
+    yield url
     if admin is not None:
         _drop_postgis_database(admin, make_url(url).database)
 
@@ -143,3 +146,31 @@ def csrf_token_from(html: str) -> str:
     )
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+@pytest.fixture
+def committed_database_url(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[str]:
+    """A throwaway copy of the session database, for tests whose work must really commit.
+
+    Threads, several processes and live HTTP servers see only committed data, which the
+    rolled-back `connection` fixture never produces. Do not combine with `connection`,
+    `session`, `app` or `client` in the same test: the copy needs the original idle.
+    """
+    engine.dispose()
+    if database_url.startswith("sqlite"):
+        source = Path(make_url(database_url).database)
+        with closing(sqlite3.connect(source)) as raw:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        copy = tmp_path / "aptic-committed.db"
+        shutil.copyfile(source, copy)
+        yield f"sqlite:///{copy}"
+        return
+    template = make_url(database_url).database
+    name = f"{template}_c{uuid.uuid4().hex[:6]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _drop_postgis_database(admin, name)
