@@ -1,4 +1,4 @@
-"""Operator commands for imports: the COG territories."""
+"""Operator commands for imports: the COG territories, venues of the national standard in and out."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ingestion import territories
-from ingestion.api import TERRITORIES_DIR, load_territories
+from directory.cli import cli_actor, command_unit_of_work
+from ingestion import exports, hubs, standard, territories
+from ingestion.api import TERRITORIES_DIR, import_venues, load_territories
 
 
 @click.group("territories")
@@ -72,4 +73,56 @@ def territories_load(data_dir: Path, force: bool) -> None:
         click.echo(f"Territoires {summary['vintage']} déjà chargés ({summary['territories']}).")
 
 
-commands = [territories_group]
+@click.group("venues")
+def venues_group() -> None:
+    """Lieux au standard national des lieux de médiation numérique : import et export."""
+
+
+@venues_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", required=True, help="Nom de la source (clé d'idempotence avec l'id de chaque ligne).")
+@click.option("--full", is_flag=True, help="Import complet : les lieux de la source absents des fichiers sont fermés.")
+@click.option("--dry-run", is_flag=True, help="Tout vérifier et compter sans rien enregistrer.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rapport CSV des rejets, avertissements et fusions.")
+@click.option("--no-geocode", is_flag=True, help="Ne pas interroger le géocodeur pour les lieux sans coordonnées.")
+@click.option("--mapping", help="Correspondance d'un fichier de hub (nom dans ingestion/mappings ou chemin .toml) ; "
+              "détectée d'après les colonnes par défaut.")
+@with_appcontext
+def venues_import(paths: tuple[Path, ...], source: str, full: bool, dry_run: bool, report_path: Path | None,
+                  no_geocode: bool, mapping: str | None) -> None:
+    """Importe des fichiers CSV ou JSON de lieux (standard v1.0.x ou v0.1.x, ou fichier de hub)."""
+    started = time.monotonic()
+    with command_unit_of_work() as session:
+        total = 0
+        for path in paths:
+            chosen = hubs.mapping_named(mapping) if mapping else hubs.mapping_for(path)
+            total += len(chosen.read(path)) if chosen else len(standard.read_rows(path))
+        with click.progressbar(length=total, label="Lieux") as bar:
+            summary = import_venues(session, cli_actor(), list(paths), source=source, full=full,
+                                    geocode=not no_geocode, mapping=mapping, progress=bar.update)
+        if dry_run:
+            session.rollback()
+    if report_path:
+        summary.write_report(report_path)
+    for item in summary.files:
+        counts = ", ".join(f"{n} {label}" for n, label in zip(item.counts.values(), ("créés", "mis à jour", "inchangés",
+                                                                                      "fusionnés", "rejetés"), strict=True))
+        click.echo(f"  {Path(item.path).name} ({item.kind}) : {counts}")
+    prefix = "[simulation, rien n'est enregistré] " if dry_run else ""
+    click.echo(f"{prefix}{summary.summary_line()} ({time.monotonic() - started:.1f} s)")
+
+
+@venues_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(exports.FORMATS), default="csv", show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--published", is_flag=True, help="Seulement les lieux de la cartographie publique.")
+@with_appcontext
+def venues_export(fmt: str, out_path: Path, published: bool) -> None:
+    """Exporte les lieux au standard v1.0.1 (CSV, JSON ou GeoJSON) ; les lieux fermés sont exclus."""
+    with command_unit_of_work() as session:
+        count = exports.export_venues(session, out_path, fmt, published_only=published)
+    click.echo(f"{count} lieux exportés dans {out_path} ({fmt}, standard {standard.OUTPUT_VERSION}).")
+
+
+commands = [territories_group, venues_group]

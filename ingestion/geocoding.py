@@ -1,0 +1,190 @@
+"""Client of the national address API (BAN) and any addok server, with a persistent cache.
+
+One address at a time through `/search/`, many through the CSV batch endpoint `/search/csv/`.
+Both paths share the cache table, keyed by the normalised address and the INSEE filter.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import socket
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from directory.api import normalize_name
+from directory.db import dialect_name
+from ingestion.errors import GeocoderUnavailable
+from ingestion.models import GeocodeCache
+
+BAN_URL = "https://api-adresse.data.gouv.fr"  # same default as aptic.config (the shell)
+ACCEPT_SCORE = 0.5
+REVIEW_SCORE = 0.7
+TIMEOUT_SECONDS = 20
+BATCH_SIZE = 500
+USER_AGENT = "APTIC-plateforme (+https://aptic.fr)"
+
+
+@dataclass(frozen=True)
+class GeocodeResult:
+    lat: float
+    lon: float
+    score: float
+    label: str
+    citycode: str | None
+
+    @property
+    def needs_review(self) -> bool:
+        return self.score < REVIEW_SCORE
+
+
+def cache_key(address: str, citycode: str | None) -> str:
+    return hashlib.sha256(f"{normalize_name(address)}|{citycode or ''}".encode()).hexdigest()
+
+
+def insert_ignoring_duplicates(session: Session, model: type) -> object:
+    """INSERT … ON CONFLICT DO NOTHING: two processes may cache the same address at once."""
+    insert = postgresql_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    return insert(model).on_conflict_do_nothing()
+
+
+class Geocoder:
+    def __init__(self, base_url: str, *, timeout: float = TIMEOUT_SECONDS, batch_size: int = BATCH_SIZE) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.batch_size = batch_size
+
+    # ------------------------------------------------------------------ public
+
+    def search(self, session: Session, address: str, citycode: str | None = None) -> GeocodeResult | None:
+        """The best match for one address, whatever its score (cached)."""
+        key = cache_key(address, citycode)
+        cached = session.get(GeocodeCache, key)
+        if cached is None:
+            params = {"q": address, "limit": 1}
+            if citycode:
+                params["citycode"] = citycode
+            payload = json.loads(self._request(f"{self.base_url}/search/?{urlencode(params)}"))
+            features = payload.get("features") or []
+            entry = {"key": key, "query": normalize_name(address)[:500], "citycode_filter": citycode}
+            if features:
+                feature = features[0]
+                lon, lat = feature["geometry"]["coordinates"][:2]
+                props = feature.get("properties", {})
+                entry.update(latitude=float(lat), longitude=float(lon), score=float(props.get("score", 0)),
+                             label=str(props.get("label", ""))[:300], citycode=props.get("citycode") or None)
+            self._store(session, [entry])
+            cached = session.get(GeocodeCache, key)
+        return _result(cached)
+
+    def search_many(
+        self, session: Session, queries: Iterable[tuple[str, str | None]]
+    ) -> dict[tuple[str, str | None], GeocodeResult | None]:
+        """Best matches for many (address, INSEE filter) pairs: cache first, then CSV batches."""
+        wanted = {(address, citycode): cache_key(address, citycode) for address, citycode in queries}
+        found: dict[str, GeocodeCache] = {}
+        keys = list(set(wanted.values()))
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            found.update({row.key: row for row in session.scalars(select(GeocodeCache).where(GeocodeCache.key.in_(chunk)))})
+        missing = {key: pair for pair, key in wanted.items() if key not in found}
+        pending = list(missing.items())
+        for start in range(0, len(pending), self.batch_size):
+            batch = pending[start : start + self.batch_size]
+            entries = self._batch(batch)
+            self._store(session, entries)
+            found.update({row.key: row for row in session.scalars(
+                select(GeocodeCache).where(GeocodeCache.key.in_([key for key, _ in batch]))
+            )})
+        return {pair: _result(found.get(key)) for pair, key in wanted.items()}
+
+    # ----------------------------------------------------------------- helpers
+
+    def _batch(self, batch: list[tuple[str, tuple[str, str | None]]]) -> list[dict]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["q_key", "q_address", "q_citycode"])
+        for key, (address, citycode) in batch:
+            writer.writerow([key, address, citycode or ""])
+        boundary = uuid.uuid4().hex
+        parts = [
+            ("columns", None, b"q_address"),
+            ("citycode", None, b"q_citycode"),
+            ("result_columns", None, b"result_label"),
+            ("result_columns", None, b"result_score"),
+            ("result_columns", None, b"result_citycode"),
+            ("result_columns", None, b"latitude"),
+            ("result_columns", None, b"longitude"),
+            ("data", "adresses.csv", buffer.getvalue().encode("utf-8")),
+        ]
+        body = io.BytesIO()
+        for name, filename, content in parts:
+            body.write(f"--{boundary}\r\n".encode())
+            disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+            body.write(f"Content-Disposition: {disposition}\r\n".encode())
+            if filename:
+                body.write(b"Content-Type: text/csv\r\n")
+            body.write(b"\r\n" + content + b"\r\n")
+        body.write(f"--{boundary}--\r\n".encode())
+        answer = self._request(
+            f"{self.base_url}/search/csv/", body.getvalue(), f"multipart/form-data; boundary={boundary}"
+        )
+        addresses = dict(batch)
+        entries = []
+        for row in csv.DictReader(io.StringIO(answer.decode("utf-8-sig"))):
+            key = row.get("q_key", "")
+            if key not in addresses:
+                continue
+            address, citycode = addresses[key]
+            entry = {"key": key, "query": normalize_name(address)[:500], "citycode_filter": citycode or None}
+            if row.get("latitude") and row.get("longitude") and row.get("result_score"):
+                entry.update(latitude=float(row["latitude"]), longitude=float(row["longitude"]),
+                             score=float(row["result_score"]), label=(row.get("result_label") or "")[:300],
+                             citycode=row.get("result_citycode") or None)
+            entries.append(entry)
+        return entries
+
+    def _request(self, url: str, data: bytes | None = None, content_type: str | None = None) -> bytes:
+        headers = {"User-Agent": USER_AGENT}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            with urlopen(Request(url, data=data, headers=headers), timeout=self.timeout) as response:
+                return response.read()
+        except HTTPError as error:
+            raise GeocoderUnavailable(
+                f"Le service de géocodage ({self.base_url}) a répondu par une erreur {error.code}."
+            ) from None
+        except (URLError, TimeoutError, socket.timeout, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise GeocoderUnavailable(
+                f"Le service de géocodage ({self.base_url}) est injoignable : {reason}."
+            ) from None
+
+    @staticmethod
+    def _store(session: Session, entries: list[dict]) -> None:
+        if not entries:
+            return
+        columns = ("key", "query", "citycode_filter", "latitude", "longitude", "score", "label", "citycode")
+        rows = [{name: entry.get(name) for name in columns} for entry in entries]
+        session.execute(insert_ignoring_duplicates(session, GeocodeCache), rows)
+
+
+def _result(cached: GeocodeCache | None) -> GeocodeResult | None:
+    if cached is None or cached.latitude is None or cached.longitude is None:
+        return None
+    return GeocodeResult(
+        lat=cached.latitude, lon=cached.longitude, score=cached.score or 0.0,
+        label=cached.label or "", citycode=cached.citycode,
+    )
