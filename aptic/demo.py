@@ -99,6 +99,8 @@ def demo_command(venues: int, serve: bool, host: str, port: int) -> None:
         for role, email in result["sign_ins"]:
             click.echo(f"  {role.value:<12} {email}")
         click.echo(f"Clé d'API du lieu « {venue.nom} » (n° {venue.id}) : {result['api_key']}")
+        click.echo("Pass : page de scan /pass/scanner (lieu@aptic.demo), rapports /pass/commandes "
+                   "(commanditaire@aptic.demo), API POST /api/v1/redemptions avec la clé ci-dessus.")
     if serve:
         click.echo(f"Site servi sur http://{host}:{port} (Ctrl+C pour arrêter).")
         # Flask refuses app.run() inside its own CLI; serve with Werkzeug directly.

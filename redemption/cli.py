@@ -1,0 +1,215 @@
+"""Operator commands of the pass: sponsors, orders, printing, codes, distribution, statements.
+
+Every command takes `--json`, so the path from order to statement can be scripted; venue API keys
+for scanners are created with `aptic api-keys create --organisation ORG --venue VENUE`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from directory import api as directory_api
+from directory.cli import cli_actor, command_unit_of_work, emit
+from directory.models import LegalForm
+from redemption import api, printing
+from redemption.models import FeeRuleKind
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
+
+
+@click.group("sponsors")
+def sponsors() -> None:
+    """Commanditaires (organisations qui achètent des pass)."""
+
+
+@sponsors.command("create")
+@click.option("--name", required=True, help="Raison sociale.")
+@click.option("--legal-form", type=click.Choice([f.value for f in LegalForm]), required=True)
+@click.option("--siret")
+@click.option("--rna")
+@click.option("--code-insee", help="Commune du siège.")
+@click.option("--distributor", is_flag=True, help="Distribue aussi ses pass (aiguilleur).")
+@JSON_OPTION
+@with_appcontext
+def sponsors_create(name: str, legal_form: str, siret: str | None, rna: str | None, code_insee: str | None,
+                    distributor: bool, as_json: bool) -> None:
+    """Crée un commanditaire."""
+    with command_unit_of_work() as session:
+        sponsor = api.create_sponsor(session, cli_actor(), name=name, legal_form=legal_form, siret=siret, rna=rna,
+                                     code_insee=code_insee, is_distributor=distributor)
+        payload = {"id": sponsor.id, "name": sponsor.name, "roles": sponsor.roles}
+    emit(as_json, payload, f"Commanditaire n° {payload['id']} créé : {payload['name']}.")
+
+
+@click.group("orders")
+def orders() -> None:
+    """Commandes de carnets de chèques."""
+
+
+@orders.command("create")
+@click.option("--sponsor", "sponsor_id", type=int, required=True, help="Organisation commanditaire.")
+@click.option("--booklets", type=int, required=True, help="Nombre de carnets.")
+@click.option("--cheques-per-booklet", type=int, default=10, show_default=True)
+@click.option("--value-cents", type=int, default=1000, show_default=True, help="Valeur d'un chèque en centimes.")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Dernier jour de validité (AAAA-MM-JJ).")
+@click.option("--territory", "territories", multiple=True, required=True,
+              help="Territoire d'usage niveau:code (region:75, departement:33, epci:…, commune:33063) ; répétable.")
+@click.option("--level", "levels", type=click.IntRange(1, 3), multiple=True, help="Niveau du référentiel autorisé ; répétable.")
+@click.option("--cofunder", help="Cofinanceur (ex. État).")
+@click.option("--cofunding-percent", type=int, default=0, show_default=True)
+@click.option("--distribution-required/--no-distribution-required", default=True, show_default=True,
+              help="Refuser les chèques d'un carnet non distribué.")
+@JSON_OPTION
+@with_appcontext
+def orders_create(sponsor_id: int, booklets: int, cheques_per_booklet: int, value_cents: int, expires,
+                  territories: tuple[str, ...], levels: tuple[int, ...], cofunder: str | None, cofunding_percent: int,
+                  distribution_required: bool, as_json: bool) -> None:
+    """Crée une commande (brouillon) ; les frais APTIC sont calculés selon la règle en vigueur."""
+    with command_unit_of_work() as session:
+        sponsor = directory_api.get_organisation(session, sponsor_id)
+        order = api.create_order(
+            session, cli_actor(), sponsor, booklets=booklets, expires_on=expires.date(), territories=list(territories),
+            cheques_per_booklet=cheques_per_booklet, cheque_value_cents=value_cents, allowed_levels=list(levels),
+            cofunder=cofunder, cofunding_percent=cofunding_percent, requires_distribution=distribution_required,
+        )
+        payload = api.order_summary(order)
+    emit(as_json, payload, f"Commande n° {payload['id']} créée (brouillon) : {payload['booklets']} carnets, "
+                           f"valeur faciale {payload['face_value_cents'] / 100:.2f} €, frais {payload['fee_cents'] / 100:.2f} €.")
+
+
+def _transition(name: str, verb: str, function) -> click.Command:
+    @click.command(name)
+    @click.argument("order_id", type=int)
+    @JSON_OPTION
+    @with_appcontext
+    def command(order_id: int, as_json: bool) -> None:
+        with command_unit_of_work() as session:
+            order = function(session, cli_actor(), api.get_order(session, order_id))
+            payload = api.order_summary(order)
+        emit(as_json, payload, f"Commande n° {order_id} {verb}.")
+
+    command.help = f"Commande : passe au statut suivant ({verb})."
+    return command
+
+
+orders.add_command(_transition("confirm", "confirmée", api.confirm_order))
+orders.add_command(_transition("pay", "payée", api.pay_order))
+orders.add_command(_transition("issue", "émise (carnets et codes créés)", api.issue_order))
+orders.add_command(_transition("close", "clôturée", api.close_order))
+
+
+@orders.command("print")
+@click.argument("order_id", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True, help="Fichier PDF.")
+@JSON_OPTION
+@with_appcontext
+def orders_print(order_id: int, out: Path, as_json: bool) -> None:
+    """Imprime les carnets d'une commande émise (PDF, code-barres Code 128)."""
+    with command_unit_of_work() as session:
+        order = api.get_order(session, order_id)
+        if order.issued_at is None:
+            raise click.ClickException(f"La commande n° {order_id} n'est pas encore émise : rien à imprimer.")
+        pages = printing.print_order(session, order, out)
+    emit(as_json, {"order": order_id, "file": str(out), "pages": pages}, f"{pages} pages écrites dans {out}.")
+
+
+@orders.command("codes")
+@click.argument("order_id", type=int)
+@JSON_OPTION
+@with_appcontext
+def orders_codes(order_id: int, as_json: bool) -> None:
+    """Liste les carnets et les codes des chèques d'une commande."""
+    with command_unit_of_work() as session:
+        rows = api.order_codes(session, api.get_order(session, order_id))
+    emit(as_json, {"order": order_id, "cheques": rows},
+         "\n".join(f"{r['booklet']}\t{r['position']}\t{r['printed']}\t{r['status']}" for r in rows))
+
+
+@click.group("booklets")
+def booklets() -> None:
+    """Carnets de chèques."""
+
+
+@booklets.command("cancel")
+@click.argument("number")
+@click.option("--reason", required=True, help="Motif (perte, vol…).")
+@JSON_OPTION
+@with_appcontext
+def booklets_cancel(number: str, reason: str, as_json: bool) -> None:
+    """Annule les chèques non utilisés d'un carnet perdu ou volé."""
+    with command_unit_of_work() as session:
+        cancelled = api.cancel_booklet(session, cli_actor(), api.get_booklet(session, number), reason)
+    emit(as_json, {"booklet": number, "cancelled": cancelled}, f"Carnet {number} : {cancelled} chèques annulés.")
+
+
+@click.group("distributions")
+def distributions() -> None:
+    """Remise des carnets aux bénéficiaires."""
+
+
+@distributions.command("record")
+@click.option("--booklet", "number", required=True, help="Numéro du carnet.")
+@click.option("--distributor", "distributor_id", type=int, required=True, help="Organisation aiguilleur.")
+@click.option("--beneficiary", required=True, help="Référence pseudonyme du bénéficiaire (ni nom ni contact).")
+@JSON_OPTION
+@with_appcontext
+def distributions_record(number: str, distributor_id: int, beneficiary: str, as_json: bool) -> None:
+    """Enregistre la remise d'un carnet à un bénéficiaire."""
+    with command_unit_of_work() as session:
+        booklet = api.record_distribution(session, cli_actor(), directory_api.get_organisation(session, distributor_id),
+                                          api.get_booklet(session, number), beneficiary)
+        payload = {"booklet": booklet.number, "order": booklet.order_id, "distributor_id": distributor_id,
+                   "distributed_at": booklet.distributed_at.isoformat()}
+    emit(as_json, payload, f"Carnet {number} remis.")
+
+
+@click.group("statements")
+def statements() -> None:
+    """Relevés mensuels de remboursement des lieux."""
+
+
+@statements.command("close")
+@click.option("--month", required=True, help="Mois à clore (AAAA-MM).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Export CSV.")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Export PDF.")
+@JSON_OPTION
+@with_appcontext
+def statements_close(month: str, csv_path: Path | None, pdf_path: Path | None, as_json: bool) -> None:
+    """Clôt un mois : un relevé par lieu, numéros sans trou ; relancer ne change rien."""
+    with command_unit_of_work() as session:
+        summary = api.close_month(session, cli_actor(), api.parse_month(month))
+        statements_ = summary["statements"]
+        if csv_path:
+            csv_path.write_text(api.statements_csv(statements_), encoding="utf-8")
+        if pdf_path:
+            printing.print_statements(statements_, pdf_path)
+        payload = {"month": summary["month"], "created": summary["created"], "already_closed": summary["already_closed"],
+                   "statements": [api.statement_payload(s) for s in statements_]}
+    total = sum(s["net_cents"] for s in payload["statements"])
+    emit(as_json, payload, f"Mois {payload['month']} : {payload['created']} relevés créés, {payload['already_closed']} "
+                           f"déjà clos ; total net {total / 100:.2f} €.")
+
+
+@click.group("fee-rules")
+def fee_rules() -> None:
+    """Règles tarifaires (commission, frais de commande, forfait mensuel) datées."""
+
+
+@fee_rules.command("set")
+@click.option("--kind", type=click.Choice([k.value for k in FeeRuleKind]), required=True)
+@click.option("--value", type=int, required=True, help="Points de base (1 % = 100) ou centimes pour le forfait.")
+@click.option("--from", "valid_from", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Premier jour d'un mois.")
+@JSON_OPTION
+@with_appcontext
+def fee_rules_set(kind: str, value: int, valid_from, as_json: bool) -> None:
+    """Nouvelle valeur d'une règle à partir d'une date ; le passé n'est jamais réécrit."""
+    with command_unit_of_work() as session:
+        rule = api.change_fee_rule(session, cli_actor(), kind, value, valid_from.date())
+        payload = {"id": rule.id, "kind": rule.kind.value, "value": rule.value, "valid_from": rule.valid_from.isoformat()}
+    emit(as_json, payload, f"Règle {kind} = {value} à partir du {valid_from:%d/%m/%Y}.")
+
+
+commands = [sponsors, orders, booklets, distributions, statements, fee_rules]

@@ -1,0 +1,237 @@
+"""The money path: orders, booklets, cheques, distribution, redemptions, statements, fee rules.
+
+The invariants that protect money live in the database too: a cheque code is unique, a cheque
+has at most one active redemption (partial unique index), amounts are checked, and statement
+numbers are unique and taken gaplessly inside the closing transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from directory.db import Base, utcnow
+from directory.models import Organisation, Service, Venue, _enum
+
+
+class OrderStatus(enum.StrEnum):
+    DRAFT = "draft"
+    CONFIRMED = "confirmed"
+    PAID = "paid"
+    ISSUED = "issued"
+    CLOSED = "closed"
+
+
+ORDER_STATUS_LABELS = {
+    OrderStatus.DRAFT: "Brouillon",
+    OrderStatus.CONFIRMED: "Confirmée",
+    OrderStatus.PAID: "Payée",
+    OrderStatus.ISSUED: "Émise",
+    OrderStatus.CLOSED: "Clôturée",
+}
+
+
+class ChequeStatus(enum.StrEnum):
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+    CANCELLED = "cancelled"
+
+
+class RedemptionStatus(enum.StrEnum):
+    REDEEMED = "redeemed"
+    CANCELLED = "cancelled"
+    REIMBURSED = "reimbursed"
+
+
+class FeeRuleKind(enum.StrEnum):
+    ORDER_FEE_BP = "order_fee_bp"  # APTIC's fee on the face value ordered, in basis points
+    COMMISSION_BP = "commission_bp"  # kept on the face value redeemed at a venue, in basis points
+    MONTHLY_FEE_CENTS = "monthly_fee_cents"  # due by a venue from its first month with a redemption
+
+
+class FeeRule(Base):
+    """A pricing rule with its validity period; a new rate is a new row, the past is never rewritten."""
+
+    __tablename__ = "fee_rule"
+    __table_args__ = (
+        UniqueConstraint("kind", "valid_from"),
+        CheckConstraint("value >= 0", name="value_not_negative"),
+        CheckConstraint("valid_until IS NULL OR valid_until > valid_from", name="period_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[FeeRuleKind] = mapped_column(_enum(FeeRuleKind, "fee_rule_kind"))
+    value: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[date]
+    valid_until: Mapped[date | None]  # exclusive
+
+
+class Order(Base):
+    """A sponsor's order of booklets: what is bought, where and until when it can be used."""
+
+    __tablename__ = "pass_order"
+    __table_args__ = (
+        CheckConstraint("booklet_count > 0", name="booklet_count_positive"),
+        CheckConstraint("cheques_per_booklet BETWEEN 1 AND 50", name="cheques_per_booklet_range"),
+        CheckConstraint("cheque_value_cents > 0", name="cheque_value_positive"),
+        CheckConstraint("face_value_cents = booklet_count * cheques_per_booklet * cheque_value_cents",
+                        name="face_value_consistent"),
+        CheckConstraint("fee_cents >= 0", name="fee_not_negative"),
+        CheckConstraint("cofunding_percent BETWEEN 0 AND 100", name="cofunding_percent_range"),
+        Index("ix_pass_order_sponsor_id", "sponsor_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"), default=OrderStatus.DRAFT)
+    booklet_count: Mapped[int] = mapped_column(Integer)
+    cheques_per_booklet: Mapped[int] = mapped_column(Integer, default=10)
+    cheque_value_cents: Mapped[int] = mapped_column(Integer, default=1000)
+    face_value_cents: Mapped[int] = mapped_column(Integer)
+    fee_rate_bp: Mapped[int] = mapped_column(Integer)
+    fee_cents: Mapped[int] = mapped_column(Integer)
+    expires_on: Mapped[date]  # last day of use ("millésime"), Europe/Paris
+    # [{"level": "departement", "code": "33"}, …]: where the cheques may be used
+    territories: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    # referential levels allowed (1, 2, 3); empty means every level
+    allowed_levels: Mapped[list[int]] = mapped_column(JSON, default=list)
+    cofunder: Mapped[str | None] = mapped_column(String(200))
+    cofunding_percent: Mapped[int] = mapped_column(Integer, default=0)
+    requires_distribution: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[datetime | None]
+
+    sponsor: Mapped[Organisation] = relationship()
+    booklets: Mapped[list[Booklet]] = relationship(back_populates="order", order_by="Booklet.sequence")
+
+
+class Booklet(Base):
+    __tablename__ = "booklet"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sequence"),
+        # One booklet per beneficiary per order (the reference is the distributor's pseudonym).
+        UniqueConstraint("order_id", "distributor_id", "beneficiary_ref"),
+        CheckConstraint(
+            "(distributed_at IS NULL AND distributor_id IS NULL AND beneficiary_ref IS NULL) OR "
+            "(distributed_at IS NOT NULL AND distributor_id IS NOT NULL AND beneficiary_ref IS NOT NULL)",
+            name="distribution_complete",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("pass_order.id", ondelete="RESTRICT"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    distributor_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    beneficiary_ref: Mapped[str | None] = mapped_column(String(64))
+    distributed_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship(back_populates="booklets")
+    distributor: Mapped[Organisation | None] = relationship()
+    cheques: Mapped[list[Cheque]] = relationship(back_populates="booklet", order_by="Cheque.position")
+
+
+class Cheque(Base):
+    __tablename__ = "cheque"
+    __table_args__ = (
+        UniqueConstraint("booklet_id", "position"),
+        CheckConstraint("value_cents > 0", name="value_positive"),
+        Index("ix_cheque_order_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    booklet_id: Mapped[int] = mapped_column(ForeignKey("booklet.id", ondelete="RESTRICT"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("pass_order.id", ondelete="RESTRICT"))
+    position: Mapped[int] = mapped_column(Integer)
+    value_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ChequeStatus] = mapped_column(_enum(ChequeStatus, "cheque_status"), default=ChequeStatus.ISSUED)
+
+    booklet: Mapped[Booklet] = relationship(back_populates="cheques")
+    order: Mapped[Order] = relationship()
+
+
+class Statement(Base):
+    """A venue's monthly reimbursement statement; `sequence` is gapless across all statements."""
+
+    __tablename__ = "statement"
+    __table_args__ = (
+        UniqueConstraint("venue_id", "month"),
+        CheckConstraint("sequence > 0", name="sequence_positive"),
+        CheckConstraint("gross_cents >= 0 AND commission_cents >= 0 AND fee_cents >= 0", name="amounts_not_negative"),
+        CheckConstraint("net_cents = gross_cents - commission_cents - fee_cents", name="net_consistent"),
+        CheckConstraint("cheque_count >= 0", name="cheque_count_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, unique=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="RESTRICT"))
+    month: Mapped[date]  # first day of the month, Europe/Paris
+    cheque_count: Mapped[int] = mapped_column(Integer)
+    gross_cents: Mapped[int] = mapped_column(Integer)
+    commission_rate_bp: Mapped[int] = mapped_column(Integer)
+    commission_cents: Mapped[int] = mapped_column(Integer)
+    fee_cents: Mapped[int] = mapped_column(Integer)
+    net_cents: Mapped[int] = mapped_column(Integer)
+    closed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    venue: Mapped[Venue] = relationship()
+
+
+class Redemption(Base):
+    """One delivery at a venue: one or two cheques of the same booklet for one service."""
+
+    __tablename__ = "redemption"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("cheque_count BETWEEN 1 AND 2", name="cheque_count_range"),
+        CheckConstraint("(status = 'reimbursed') = (statement_id IS NOT NULL)", name="reimbursed_in_statement"),
+        CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_at_set"),
+        Index("ix_redemption_venue_created", "venue_id", "created_at"),
+        Index("ix_redemption_created_at", "created_at"),
+        Index("ix_redemption_statement_id", "statement_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="RESTRICT"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
+    booklet_id: Mapped[int] = mapped_column(ForeignKey("booklet.id", ondelete="RESTRICT"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("pass_order.id", ondelete="RESTRICT"), index=True)
+    cheque_count: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RedemptionStatus] = mapped_column(
+        _enum(RedemptionStatus, "redemption_status"), default=RedemptionStatus.REDEEMED
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id", ondelete="RESTRICT"))
+
+    venue: Mapped[Venue] = relationship()
+    service: Mapped[Service] = relationship()
+    booklet: Mapped[Booklet] = relationship()
+    lines: Mapped[list[RedemptionCheque]] = relationship(back_populates="redemption", order_by="RedemptionCheque.cheque_id")
+
+
+class RedemptionCheque(Base):
+    """A cheque of a delivery. The partial unique index is the database's last word on double use."""
+
+    __tablename__ = "redemption_cheque"
+    __table_args__ = (
+        Index(
+            "uq_redemption_cheque_active_cheque", "cheque_id", unique=True,
+            sqlite_where=text("active"), postgresql_where=text("active"),
+        ),
+    )
+
+    redemption_id: Mapped[int] = mapped_column(ForeignKey("redemption.id", ondelete="CASCADE"), primary_key=True)
+    cheque_id: Mapped[int] = mapped_column(ForeignKey("cheque.id", ondelete="RESTRICT"), primary_key=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    redemption: Mapped[Redemption] = relationship(back_populates="lines")
+    cheque: Mapped[Cheque] = relationship()

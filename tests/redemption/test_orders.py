@@ -1,0 +1,122 @@
+"""Orders: lifecycle, amounts in cents, issue of booklets with unique codes, distribution rules."""
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from directory import api as directory_api
+from directory.errors import DomainError
+from directory.models import AuditEvent
+from redemption import api, codes
+from redemption.models import Booklet, Cheque, OrderStatus
+
+from .conftest import ACTOR, distribute
+
+NEXT_YEAR = date.today() + timedelta(days=365)
+
+
+def test_order_lifecycle_amounts_and_audit(session, world):
+    order = api.create_order(session, ACTOR, world.sponsor, booklets=25, expires_on=NEXT_YEAR,
+                             territories=["region:75", {"level": "epci", "code": "243300316"}, "commune:33063"],
+                             allowed_levels=[2, 1], cofunder="État", cofunding_percent=50)
+    assert order.status == OrderStatus.DRAFT
+    assert order.face_value_cents == 25 * 10 * 1000 == 250_000
+    assert order.fee_cents == 10_000  # 4 % of the face value
+    assert order.allowed_levels == [1, 2]
+    assert order.territories[0] == {"level": "region", "code": "75"}
+    with pytest.raises(DomainError) as refused:
+        api.issue_order(session, ACTOR, order)
+    assert refused.value.code == "invalid_transition" and refused.value.status == 409
+    api.confirm_order(session, ACTOR, order)
+    api.pay_order(session, ACTOR, order)
+    api.issue_order(session, ACTOR, order)
+    session.refresh(order)
+    assert order.status == OrderStatus.ISSUED and len(order.booklets) == 25
+    all_codes = [c.code for b in order.booklets for c in b.cheques]
+    assert len(all_codes) == len(set(all_codes)) == 250
+    assert all(codes.normalize(code) == code for code in all_codes)
+    assert len({b.number for b in order.booklets}) == 25
+    with pytest.raises(DomainError) as refused:
+        api.close_order(session, ACTOR, order)
+    assert refused.value.code == "invalid_transition"
+    api.close_order(session, ACTOR, order, today=NEXT_YEAR + timedelta(days=1))
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "order",
+                                                              AuditEvent.target_id == str(order.id))).all()
+    assert actions == ["order.created"] + ["order.status_changed"] * 4
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "booklet.issued")) >= 25
+
+
+def test_fee_rounds_half_up_in_cents(session, world):
+    order = api.create_order(session, ACTOR, world.sponsor, booklets=1, cheques_per_booklet=1, cheque_value_cents=1_013,
+                             expires_on=NEXT_YEAR, territories=["departement:33"])
+    assert order.fee_cents == 41  # 40.52 → 41
+    order = api.create_order(session, ACTOR, world.sponsor, booklets=1, cheques_per_booklet=1, cheque_value_cents=1_012,
+                             expires_on=NEXT_YEAR, territories=["departement:33"])
+    assert order.fee_cents == 40  # 40.48 → 40
+
+
+@pytest.mark.parametrize("changes, field, code", [
+    ({"booklets": 0}, "booklets", "invalid_number"),
+    ({"booklets": "3"}, "booklets", "invalid_number"),
+    ({"cheques_per_booklet": 51}, "cheques_per_booklet", "invalid_number"),
+    ({"cheque_value_cents": -5}, "cheque_value_cents", "invalid_number"),
+    ({"expires_on": date.today()}, "expires_on", "invalid_expiry"),
+    ({"territories": []}, "territories", "required"),
+    ({"territories": ["33"]}, "territories", "invalid_territory"),
+    ({"territories": ["departement:999"]}, "code", "unknown_territory"),
+    ({"territories": ["canton:33"]}, "level", "invalid_territory_level"),
+    ({"allowed_levels": [4]}, "allowed_levels", "invalid_level"),
+    ({"cofunding_percent": 120}, "cofunding_percent", "invalid_cofunding"),
+    ({"cofunding_percent": 50}, "cofunder", "required"),
+])
+def test_bad_orders_are_refused_naming_the_field(session, world, changes, field, code):
+    fields = {"booklets": 2, "expires_on": NEXT_YEAR, "territories": ["departement:33"], **changes}
+    with pytest.raises(DomainError) as refused:
+        api.create_order(session, ACTOR, world.sponsor, **fields)
+    assert (refused.value.field, refused.value.code) == (field, code)
+    assert 400 <= refused.value.status < 500
+
+
+def test_only_a_sponsor_orders(session, world):
+    with pytest.raises(DomainError) as refused:
+        api.create_order(session, ACTOR, world.distributor, booklets=1, expires_on=NEXT_YEAR, territories=["departement:33"])
+    assert refused.value.code == "not_a_sponsor"
+
+
+def test_distribution_one_booklet_per_beneficiary_pseudonymous(session, world):
+    distribute(session, world, 0, "DOSSIER-2026-001")
+    booklet = world.booklet(0)
+    assert booklet.distributed_at is not None and booklet.distributor_id == world.distributor.id
+    for index, ref, code in [
+        (0, "DOSSIER-2026-002", "already_distributed"),
+        (1, "DOSSIER-2026-001", "beneficiary_already_served"),
+        (1, "jean.dupont@exemple.fr", "invalid_beneficiary_ref"),
+        (1, "Jean Dupont", "invalid_beneficiary_ref"),
+    ]:
+        with pytest.raises(DomainError) as refused:
+            api.record_distribution(session, ACTOR, world.distributor, world.booklet(index), ref)
+        assert refused.value.code == code
+    with pytest.raises(DomainError) as refused:
+        api.record_distribution(session, ACTOR, world.operator, world.booklet(1), "DOSSIER-2026-003")
+    assert refused.value.code == "not_a_distributor"
+    # The same pseudonym in another order is another beneficiary record: allowed.
+    other = api.create_order(session, ACTOR, world.sponsor, booklets=1, expires_on=NEXT_YEAR, territories=["departement:33"])
+    for step in (api.confirm_order, api.pay_order, api.issue_order):
+        step(session, ACTOR, other)
+    first = session.scalar(select(Booklet).where(Booklet.order_id == other.id))
+    api.record_distribution(session, ACTOR, world.distributor, first, "DOSSIER-2026-001")
+
+
+def test_a_venue_operator_can_also_distribute(session, world):
+    operator = directory_api.create_organisation(session, ACTOR, name="Centre social", legal_form="association",
+                                                 rna="W332000777", is_venue_operator=True, is_distributor=True)
+    api.record_distribution(session, ACTOR, operator, world.booklet(2), "CS-0001")
+
+
+def test_cancelling_a_booklet_spares_used_cheques(session, world):
+    distribute(session, world, 0)
+    api.redeem(session, ACTOR, world.venue, [world.codes(0)[0]], "premiers-pas")
+    assert api.cancel_booklet(session, ACTOR, world.booklet(0), "volé") == 9
+    statuses = session.scalars(select(Cheque.status).where(Cheque.booklet_id == world.booklet(0).id)).all()
+    assert sorted(s.value for s in statuses) == ["cancelled"] * 9 + ["redeemed"]
