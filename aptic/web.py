@@ -1,4 +1,4 @@
-"""Web plumbing of the shell: extensions, error pages and answers, template filters, home page."""
+"""Web plumbing of the shell: extensions, error pages and answers, template filters (the public home is in maps)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,6 @@ HTTP_ERRORS = {
     413: ("payload_too_large", "Le fichier envoyé est trop volumineux."),
     429: ("rate_limited", "Trop de tentatives : réessayez dans quelques minutes."),
 }
-
-
-@bp.get("/")
-def home() -> str:
-    return render_template("aptic/home.html")
 
 
 @bp.get("/healthz")

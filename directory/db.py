@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
-from sqlalchemy import DateTime, Engine, MetaData, column, create_engine, event, func, select, table
+from sqlalchemy import DateTime, Engine, MetaData, Text, cast, column, create_engine, event, func, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -115,10 +115,22 @@ def _on_sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _load_bundled_geo_libraries() -> None:
+    """Load pyproj and shapely (with the PROJ, SQLite and GEOS copies their wheels bundle) first.
+
+    SQLite opens extensions with RTLD_GLOBAL, so once mod_spatialite is in, the system's
+    libsqlite3/libproj/libgeos symbols take precedence: a pyproj imported afterwards binds its
+    PROJ to the wrong SQLite and the process aborts at exit ("double free or corruption").
+    """
+    importlib.import_module("pyproj")
+    importlib.import_module("shapely")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for a SpatiaLite file or a PostgreSQL/PostGIS server."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _load_bundled_geo_libraries()
         engine = create_engine(url, module=sqlite_dbapi(), **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -199,3 +211,34 @@ class ScheduledJob:
         from apscheduler.triggers.cron import CronTrigger
 
         return CronTrigger(timezone=PARIS_TZ, **self.cron)
+
+
+def json_array_contains(session: Session, column_expression: Any, value: str) -> ColumnElement[bool]:
+    """Rows whose JSON array column holds `value` (PostgreSQL: jsonb containment; SQLite: json_each)."""
+    if dialect_name(session) == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return column_expression.cast(JSONB).contains(func.jsonb_build_array(cast(value, Text)))
+    each = func.json_each(column_expression).table_valued("value")
+    return select(1).select_from(each).where(each.c.value == value).exists()
+
+
+def try_transaction_lock(session: Session, name: str) -> bool:
+    """Hold a named lock until the session's transaction ends, without queueing; False if it is taken.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: the transaction's BEGIN IMMEDIATE
+    already holds the database's single write lock; a writer still busy after busy_timeout
+    means the lock is taken.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    if dialect_name(session) == "postgresql":
+        return bool(session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtext(name)))))
+    try:
+        session.execute(select(1))
+    except OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        session.rollback()
+        return False
+    return True

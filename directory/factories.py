@@ -96,6 +96,7 @@ def sample_communes(session: Session) -> list[CommuneSample]:
         select(Territory, func.ST_X(Territory.centre), func.ST_Y(Territory.centre), first_postcode.c.postcode)
         .join(first_postcode, first_postcode.c.commune_id == Territory.id)
         .where(Territory.level == TerritoryLevel.COMMUNE, Territory.centre.is_not(None), Territory.population > 0)
+        .order_by(Territory.code)
     ).all()
     return [
         CommuneSample(t.code, t.name, t.tncc, t.population, postcode, lon, lat, name_with_preposition(t))

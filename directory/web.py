@@ -116,7 +116,7 @@ def login() -> Any:
 def logout() -> Any:
     logout_user()
     flash("Vous êtes déconnecté.")
-    return redirect(url_for("aptic.home"))
+    return redirect(url_for("maps.home"))
 
 
 @bp.get("/compte")
