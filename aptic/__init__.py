@@ -21,7 +21,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(overrides or {})
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    Database(app.config["DATABASE_URL"]).init_app(app)
+    Database(
+        app.config["DATABASE_URL"], pool_size=app.config["DATABASE_POOL_SIZE"], pool_timeout=app.config["DATABASE_POOL_TIMEOUT"]
+    ).init_app(app)
     web.init_app(app)
     for package in DOMAIN_PACKAGES:
         module = optional_module(f"{package}.web")

@@ -27,6 +27,10 @@ def load(instance_path: Path) -> dict[str, Any]:
             "APTIC_DATABASE_URL", f"sqlite:///{instance_path / 'aptic.db'}"
         ),
         "SECRET_KEY": _secret_key(instance_path),
+        # Connections each process keeps open; size it to the threads a worker runs (gunicorn --threads).
+        "DATABASE_POOL_SIZE": int(os.environ.get("APTIC_DATABASE_POOL_SIZE", "10")),
+        # Seconds a request waits for a free connection before answering 503 database_busy.
+        "DATABASE_POOL_TIMEOUT": float(os.environ.get("APTIC_DATABASE_POOL_TIMEOUT", "10")),
         "GEOCODER_URL": os.environ.get("APTIC_GEOCODER_URL", DEFAULT_GEOCODER_URL),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,

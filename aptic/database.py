@@ -13,9 +13,9 @@ from directory.db import make_engine, make_sessionmaker, unit_of_work
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 10, pool_timeout: float = 10) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
         self.sessionmaker: sessionmaker[Session] = make_sessionmaker(self.engine)
 
     def bind_to(self, connection: Connection) -> None:

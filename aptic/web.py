@@ -6,8 +6,9 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, jsonify, render_template, request
+from flask import Blueprint, Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from aptic.schema import DOMAIN_PACKAGES, optional_module
@@ -103,6 +104,15 @@ def handle_http_error(error: HTTPException):
     return error_response(status, {"code": code, "message": message})
 
 
+def handle_database_busy(error: SQLAlchemyTimeoutError):
+    log.warning("no database connection free for %s %s: %s", request.method, request.path, error)
+    response = make_response(error_response(
+        503, {"code": "database_busy", "message": "Le service est momentanément saturé : réessayez dans quelques secondes."}
+    ))
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def handle_unexpected_error(error: Exception):
     log.exception("unexpected error on %s %s", request.method, request.path)
     return error_response(
@@ -132,6 +142,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(SQLAlchemyTimeoutError, handle_database_busy)
     app.register_error_handler(Exception, handle_unexpected_error)
     app.jinja_env.filters["paris"] = paris_time
     app.jinja_env.filters["euros"] = euros

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import csv
+import html
+import io
+import json
+import logging
+import math
+import time
+import traceback
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import branca.colormap
+import folium
+import folium.plugins
+import numpy as np
+import shapely
+from apscheduler.triggers.cron import CronTrigger
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from pyproj import Geod
+from scipy.spatial import cKDTree
+from sqlalchemy import and_, case, delete, func, insert, not_, or_, select, true, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from directory.api import EMAIL
-from directory.db import ScheduledJob, bbox_filter
-from directory.errors import InvalidInput, NotFound
-from directory.models import ServiceLevel, Territory, TerritoryLevel, Venue
-from maps.models import ReportTopic, VenueReport
+from directory.api import EMAIL, INSEE_CODE, Actor, territory_by_code
+from directory.db import PARIS_TZ, ScheduledJob, bbox_filter, try_transaction_lock, unit_of_work, utcnow
+from directory.errors import DomainError, InvalidInput, NotFound
+from directory.models import Service, ServiceLevel, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
+from maps.models import CartographyRun, CommuneCoverage, CoverageRefresh, FragilityIndex, ReportTopic, RunStatus, VenueReport
+from qualification import api as qualification_api
 
 SCHEDULED_JOBS: list[ScheduledJob] = []
 
 
-# ------------------------------------------------------------- public pages and map (issue 4)
+# ------------------------------------------------------------- public pages and map
 
 MAP_BBOX_MAX_VENUES = 3_000
 REPORT_MESSAGE_MAX = 2_000
@@ -200,34 +221,8 @@ def open_reports(session: Session) -> list[VenueReport]:
     )
 
 
-# ------------------------------------------------------------------ territorial coverage (issue 7)
+# ------------------------------------------------------------------ territorial coverage
 
-import csv  # noqa: E402
-import html  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-from collections import Counter, defaultdict  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import branca.colormap  # noqa: E402
-import folium  # noqa: E402
-import folium.plugins  # noqa: E402
-import numpy as np  # noqa: E402
-import shapely  # noqa: E402
-from pyproj import Geod  # noqa: E402
-from scipy.spatial import cKDTree  # noqa: E402
-from sqlalchemy import and_, case, delete, insert, or_, true  # noqa: E402
-
-from directory.api import INSEE_CODE, territory_by_code  # noqa: E402
-from directory.errors import DomainError  # noqa: E402
-from directory.models import Service, VenueService  # noqa: E402
-from maps.models import CommuneCoverage, CoverageRefresh, FragilityIndex  # noqa: E402
-
-# maps reads the qualification's density figures through its api (DESIGN.md: maps may read every package).
-from qualification.api import commune_accessibility  # noqa: E402
 
 coverage_log = logging.getLogger("maps.coverage")
 
@@ -320,7 +315,7 @@ def refresh_coverage(session: Session) -> dict[str, Any]:
         distances[level][located] = nearest_distances_m(lon, lat, points[:, 0], points[:, 1])
         venue_counts[level] = Counter(v[1] for v in offering if v[1])
     accessibility_started = time.perf_counter()
-    accessibility = commune_accessibility(session)
+    accessibility = qualification_api.commune_accessibility(session)
     accessibility_seconds = time.perf_counter() - accessibility_started
 
     rows = []
@@ -896,24 +891,8 @@ def _fragility_score(path: Path, line: int, column: str, raw: str | None) -> flo
     return value
 
 
-# ------------------------------------------------------------------- weekly rebuild (issue 6)
+# ------------------------------------------------------------------- weekly rebuild
 
-import logging  # noqa: E402
-import traceback  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from datetime import datetime, timedelta  # noqa: E402
-
-from apscheduler.triggers.cron import CronTrigger  # noqa: E402
-from sqlalchemy import not_, update  # noqa: E402
-from sqlalchemy.orm import sessionmaker  # noqa: E402
-
-from directory.api import Actor  # noqa: E402
-from directory.db import PARIS_TZ, try_transaction_lock, unit_of_work, utcnow  # noqa: E402
-from directory.models import VenueStatus  # noqa: E402
-from maps.models import CartographyRun, RunStatus  # noqa: E402
-
-# maps reads the qualification through its api (DESIGN.md: maps may read every package below it).
-from qualification import api as qualification_api  # noqa: E402
 
 rebuild_log = logging.getLogger("maps.rebuild")
 REBUILD_LOCK = "aptic:cartography-rebuild"
@@ -1141,3 +1120,9 @@ SCHEDULED_JOBS.append(CatchUpJob(
     cron=REBUILD_CRON,
     last_success=last_successful_rebuild,
 ))
+
+
+def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
+    """Publish the demo's cartography and its coverage figures the way Monday's rebuild does."""
+    run = rebuild_cartography(session, actor, trigger="demo")
+    echo(f"Cartographie reconstruite : {run.published} lieux publiés ({run.seconds:.1f} s).")

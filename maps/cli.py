@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from directory.cli import cli_actor, command_unit_of_work, emit
+from maps import api as maps_api
+from maps.models import RUN_STATUS_LABELS, RunStatus
 
 commands: list[click.Command] = []
 
 
-# ------------------------------------------------------------------ territorial coverage (issue 7)
-
-from pathlib import Path  # noqa: E402
-
-from flask.cli import with_appcontext  # noqa: E402
-
-from directory.cli import command_unit_of_work, emit  # noqa: E402
-from maps import api as maps_api  # noqa: E402
+# ------------------------------------------------------------------ territorial coverage
 
 
 @click.group("coverage")
@@ -107,15 +110,7 @@ def coverage_show(code: str, as_json: bool) -> None:
 commands.append(coverage)
 
 
-# ------------------------------------------------------------------- weekly rebuild (issue 6)
-
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-from flask import current_app  # noqa: E402
-
-from directory.cli import cli_actor  # noqa: E402
-from maps.models import RUN_STATUS_LABELS, RunStatus  # noqa: E402
+# ------------------------------------------------------------------- weekly rebuild
 
 
 @click.group("cartography")

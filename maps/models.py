@@ -5,13 +5,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.db import Base, utcnow
 from directory.models import Venue, _enum
 
-# --------------------------------------------------------------- reports from the public (issue 4)
+# --------------------------------------------------------------- reports from the public
 
 
 class ReportTopic(enum.StrEnum):
@@ -50,9 +50,7 @@ class VenueReport(Base):
     venue: Mapped[Venue] = relationship()
 
 
-# ------------------------------------------------------------------ territorial coverage (issue 7)
-
-from sqlalchemy import CheckConstraint, Float, Integer  # noqa: E402
+# ------------------------------------------------------------------ territorial coverage
 
 
 class CommuneCoverage(Base):
@@ -117,9 +115,7 @@ class FragilityIndex(Base):
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# ------------------------------------------------------------------ weekly rebuild runs (issue 6)
-
-from sqlalchemy import JSON  # noqa: E402
+# ------------------------------------------------------------------ weekly rebuild runs
 
 
 class RunStatus(enum.StrEnum):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import folium
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,7 +18,7 @@ from directory.models import Role, Territory, TerritoryLevel, Venue
 from directory.web import limiter, request_session, role_required
 from ingestion import api as ingestion_api  # maps may read every package (DESIGN.md)
 from maps import api as maps_api
-from maps.models import REPORT_TOPIC_LABELS, ReportTopic
+from maps.models import REPORT_TOPIC_LABELS, RUN_STATUS_LABELS, ReportTopic
 from maps.rendering import venue_map
 
 bp = Blueprint("maps", __name__, template_folder="templates", static_folder="static",
@@ -342,6 +344,13 @@ def reports() -> str:
                            topics=REPORT_TOPIC_LABELS, ReportTopic=ReportTopic)
 
 
+@bp.get("/cartographie/reconstructions")
+@role_required(Role.APTIC_STAFF)
+def rebuild_runs() -> str:
+    return render_template("maps/rebuild_runs.html", runs=maps_api.cartography_runs(request_session()),
+                           labels=RUN_STATUS_LABELS)
+
+
 @bp.get("/territoires")
 def territories() -> str:
     session = request_session()
@@ -479,7 +488,6 @@ def api_map_venues() -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = 300
     return response
-
 
 
 # ------------------------------------------------------------------------------------- OpenAPI
@@ -623,8 +631,6 @@ OPENAPI_SCHEMAS: dict = {
 
 # Coverage pages and API
 
-import folium  # noqa: E402
-from markupsafe import Markup  # noqa: E402
 
 COVERAGE_DEFAULT_LEVEL = maps_api.ZONE_BLANCHE_LEVEL
 COVERAGE_DEFAULT_DISTANCE_KM = 10.0

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from directory import api
 from directory.models import Role, VenueStatus
+from maps.api import rebuild_cartography
 from maps.models import ReportTopic, VenueReport
 from tests.conftest import csrf_token_from
 from tests.directory.test_nearby import offset, publish_venue
@@ -187,3 +188,22 @@ def test_embeddable_map(client, venues):
 
 def test_the_public_home_is_the_brand_link(client):
     assert 'class="brand" href="/"' in client.get("/territoires").get_data(as_text=True)
+
+
+def test_territory_page_links_to_its_coverage(client, venues):
+    page = client.get("/territoires/departement/69").get_data(as_text=True)
+    assert 'href="/couverture/departement/69"' in page
+
+
+def test_rebuild_history_is_for_aptic_staff_only(client, session, venues):
+    rebuild_cartography(session, ACTOR, trigger="test")
+    aptic = api.create_organisation(session, ACTOR, name="APTIC", legal_form="cooperative",
+                                    siret="82023445800017", is_aptic=True)
+    user = api.create_user(session, ACTOR, email="equipe@aptic-exemple.fr", full_name="Équipe", password="un mot de passe long")
+    api.add_membership(session, ACTOR, user, aptic, Role.APTIC_STAFF)
+    session.commit()
+    assert client.get("/cartographie/reconstructions").status_code == 302
+    token = csrf_token_from(client.get("/connexion").get_data(as_text=True))
+    client.post("/connexion", data={"email": "equipe@aptic-exemple.fr", "password": "un mot de passe long", "csrf_token": token})
+    page = text_of(client.get("/cartographie/reconstructions"))
+    assert "Réussie" in page and "test (system:test)" in page and "publish" in page
