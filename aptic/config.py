@@ -32,6 +32,8 @@ def load(instance_path: Path) -> dict[str, Any]:
         # Seconds a request waits for a free connection before answering 503 database_busy.
         "DATABASE_POOL_TIMEOUT": float(os.environ.get("APTIC_DATABASE_POOL_TIMEOUT", "10")),
         "GEOCODER_URL": os.environ.get("APTIC_GEOCODER_URL", DEFAULT_GEOCODER_URL),
+        # Qualification documents (IDs, bank details): outside any served folder; empty = instance folder.
+        "QUALIFICATION_UPLOAD_DIR": os.environ.get("APTIC_UPLOAD_DIR", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,

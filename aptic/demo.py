@@ -15,7 +15,7 @@ from werkzeug.serving import run_simple
 from aptic import optional_module, schema
 from aptic.schema import DOMAIN_PACKAGES
 from directory import api, factories
-from directory.models import Organisation, Role, Venue, VenueStatus
+from directory.models import ROLE_LABELS, Organisation, Role, Venue, VenueStatus
 from ingestion.api import load_territories
 
 DEMO_PASSWORD = "demo-aptic-2026"
@@ -64,6 +64,7 @@ def build_demo(session: Session, venues: int, echo: Any = click.echo) -> dict[st
         api.add_membership(session, DEMO_ACTOR, user, organisations[key], role)
         sign_ins.append((role, email))
     _, token = api.create_api_key(session, DEMO_ACTOR, organisations["venue"], "Douchette de démonstration", showcase)
+    showcase_label = f"« {showcase.nom} » (n° {showcase.id})"
 
     for package in DOMAIN_PACKAGES:
         seed = getattr(optional_module(f"{package}.api"), "seed_demo", None)
@@ -72,7 +73,7 @@ def build_demo(session: Session, venues: int, echo: Any = click.echo) -> dict[st
     return {
         "created": True,
         "venues": len(venue_ids),
-        "showcase_venue": showcase,
+        "showcase_venue": showcase_label,
         "api_key": token,
         "sign_ins": sign_ins,
         "seconds": time.monotonic() - started,
@@ -93,12 +94,11 @@ def demo_command(venues: int, serve: bool, host: str, port: int) -> None:
     with database.unit_of_work() as session:
         result = build_demo(session, venues)
     if result["created"]:
-        venue = result["showcase_venue"]
         click.echo(f"Base de démonstration construite en {result['seconds']:.1f} s ({result['venues']} lieux).")
         click.echo(f"Comptes de démonstration (mot de passe « {DEMO_PASSWORD} ») :")
         for role, email in result["sign_ins"]:
-            click.echo(f"  {role.value:<12} {email}")
-        click.echo(f"Clé d'API du lieu « {venue.nom} » (n° {venue.id}) : {result['api_key']}")
+            click.echo(f"  {ROLE_LABELS[role]:<18} {email}")
+        click.echo(f"Clé d'API du lieu {result['showcase_venue']} : {result['api_key']}")
         click.echo("Pass : page de scan /pass/scanner (lieu@aptic.demo), rapports /pass/commandes "
                    "(commanditaire@aptic.demo), API POST /api/v1/redemptions avec la clé ci-dessus.")
     if serve:

@@ -13,52 +13,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from support import POSTGRES_ADMIN_URL, prepare_database, throwaway_database
 
-from aptic import schema
-from directory import api, factories
-from directory.db import make_engine
-from ingestion.api import load_territories
+from directory import factories
 from maps import api as maps_api
 
 AREAS = [("departement", "33", "département Gironde"), ("region", "75", "région Nouvelle-Aquitaine"),
          ("france", "FR", "France")]
 READ_RUNS = 5
-
-
-@contextmanager
-def spatialite_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as workdir:
-        yield f"sqlite:///{Path(workdir) / 'coverage-bench.db'}"
-
-
-@contextmanager
-def postgis_url(admin_url: str) -> Iterator[str]:
-    name = f"aptic_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -72,12 +39,8 @@ def median_time(action: Callable[[], Any]) -> float:
 
 
 def run(backend: str, url: str, venues: int) -> None:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        schema.upgrade(connection=connection)
+    engine = prepare_database(url)
     with Session(engine) as session:
-        load_territories(session)
-        api.load_referential(session)
         seconds, _ = timed(lambda: factories.generate_venues(session, venues, seed=2026))
         session.commit()
     print(f"[{backend}] setup: {venues} synthetic venues generated in {seconds:.1f} s")
@@ -106,13 +69,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--venues", type=int, default=20_000)
     parser.add_argument("--backend", choices=["spatialite", "postgis", "both"], default="both")
-    parser.add_argument("--postgres-url", default="postgresql+psycopg://root@127.0.0.1:5432/postgres")
+    parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL)
     args = parser.parse_args()
     if args.backend in ("spatialite", "both"):
-        with spatialite_url() as url:
+        with throwaway_database("spatialite") as url:
             run("spatialite", url, args.venues)
     if args.backend in ("postgis", "both"):
-        with postgis_url(args.postgres_url) as url:
+        with throwaway_database("postgis", args.postgres_url) as url:
             run("postgis", url, args.venues)
 
 

@@ -12,11 +12,14 @@ import argparse
 import tempfile
 import time
 import tracemalloc
+from contextlib import nullcontext
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from support import throwaway_database
 
-from aptic import schema
+from aptic import create_app, schema
 from aptic.demo import build_demo
 from directory.db import make_engine
 
@@ -26,16 +29,17 @@ def main() -> None:
     parser.add_argument("--venues", type=int, default=3_000)
     parser.add_argument("--url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir:
-        path = Path(workdir) / "demo.db"
-        url = args.url or f"sqlite:///{path}"
+    with nullcontext(args.url) if args.url else throwaway_database("spatialite") as url:
         engine = make_engine(url)
         tracemalloc.start()
         started = time.perf_counter()
         with engine.begin() as connection:
             schema.upgrade(connection=connection)
         migrated = time.perf_counter()
-        with Session(engine) as session:
+        # The demo's seeds read the app configuration (upload folder of the qualification files).
+        with tempfile.TemporaryDirectory() as uploads, create_app(
+            {"DATABASE_URL": url, "QUALIFICATION_UPLOAD_DIR": uploads}
+        ).app_context(), Session(engine) as session:
             result = build_demo(session, args.venues, echo=lambda _line: None)
             session.commit()
         built = time.perf_counter()
@@ -46,7 +50,7 @@ def main() -> None:
         print(f"territories + referential + {args.venues} venues + accounts: {built - migrated:.2f} s")
         print(f"total: {built - started:.2f} s, peak Python memory {peak / 1e6:.0f} MB")
         if not args.url:
-            print(f"database size: {path.stat().st_size / 1e6:.1f} MB")
+            print(f"database size: {Path(make_url(url).database).stat().st_size / 1e6:.1f} MB")
         assert result["created"]
 
 

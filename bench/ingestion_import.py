@@ -16,19 +16,16 @@ import csv
 import random
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from support import POSTGRES_ADMIN_URL, prepare_database, throwaway_database
 
-from aptic import schema
 from directory import api
-from directory.db import make_engine
 from directory.models import Territory, TerritoryLevel, TerritoryPostcode
 from ingestion import standard
-from ingestion.api import import_venues, load_territories
+from ingestion.api import import_venues
 
 SERVICES = standard.allowed_values(standard.V1, "services")
 STREETS = ("rue de la République", "avenue Jean Jaurès", "place de la Mairie", "rue Victor Hugo", "chemin des Écoles")
@@ -64,13 +61,8 @@ def generate(session: Session, path: Path, rows: int) -> None:
 
 
 def run(url: str, rows: int, workdir: Path) -> None:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        schema.upgrade(connection=connection)
+    engine = prepare_database(url)
     with Session(engine) as session:
-        load_territories(session)
-        api.load_referential(session)
-        session.commit()
         path = workdir / "national.csv"
         generate(session, path, rows)
     actor = api.Actor.system("bench")
@@ -88,23 +80,12 @@ def run(url: str, rows: int, workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--postgres", default="postgresql+psycopg://root@127.0.0.1:5432/postgres")
+    parser.add_argument("--postgres", default=POSTGRES_ADMIN_URL)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        run(f"sqlite:///{Path(workdir) / 'bench.db'}", args.rows, Path(workdir))
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        name = f"aptic_bench_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-            with make_engine(url).begin() as connection:
-                connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-            run(url, args.rows, Path(workdir))
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        for backend in ("spatialite", "postgis"):
+            with throwaway_database(backend, args.postgres) as url:
+                run(url, args.rows, Path(workdir))
 
 
 if __name__ == "__main__":

@@ -20,26 +20,20 @@ import http.client
 import math
 import random
 import statistics
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
+from support import prepare_database, throwaway_database
 from werkzeug.serving import make_server
 
-from aptic import create_app, schema
+from aptic import create_app
 from directory import api, factories
-from directory.db import make_engine, make_sessionmaker
-from ingestion.api import load_territories
+from directory.db import make_sessionmaker
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 RADIUS_KM = 10
 LIMIT = 20
 
@@ -77,29 +71,6 @@ RAW_SQL = {
 SERVICES_SQL = "SELECT venue_id, service_id FROM venue_service WHERE venue_id IN ({})"
 
 
-@contextmanager
-def throwaway_database(backend: str) -> Iterator[str]:
-    if backend == "spatialite":
-        with tempfile.TemporaryDirectory() as workdir:
-            yield f"sqlite:///{Path(workdir) / 'bench.db'}"
-        return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"aptic_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p50 = statistics.median(ordered) * 1000
@@ -118,13 +89,9 @@ def timed(points: list[tuple[float, float]], run: Callable[[float, float], None]
 
 def bench(backend: str, venues: int, queries: int) -> None:
     with throwaway_database(backend) as url:
-        engine = make_engine(url)
         started = time.perf_counter()
-        with engine.begin() as connection:
-            schema.upgrade(connection=connection)
+        engine = prepare_database(url)
         with Session(engine) as session:
-            load_territories(session)
-            api.load_referential(session)
             factories.generate_venues(session, venues)
             session.commit()
             rng = random.Random(4)

@@ -15,41 +15,29 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import tempfile
 import time
 import tracemalloc
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
+from support import prepare_database, throwaway_database
 
-from aptic import schema
 from directory import api as directory_api
 from directory.db import make_engine, make_sessionmaker, utcnow
 from directory.factories import generate_venues
 from directory.models import Organisation, Venue, VenueStatus
-from ingestion.api import load_territories
 from maps import api as maps_api
 from qualification.models import Application, ApplicationStatus, ApplicationVenue, PendingVenueChange, VenueOutcome
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 ACTOR = directory_api.Actor.system("bench")
 
 
 def _fill(url: str, venues: int, applications: int, dequalifications: int) -> dict[str, float]:
     timings = {}
-    engine = make_engine(url)
     started = time.perf_counter()
-    with engine.begin() as connection:
-        schema.upgrade(connection=connection)
-    with Session(engine) as session:
-        load_territories(session)
-        directory_api.load_referential(session)
-        session.commit()
+    engine = prepare_database(url)
     timings["migrations + territories + referential"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -142,26 +130,10 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="Peak Python memory per step (tracemalloc, slower).")
     args = parser.parse_args()
     print(f"backend: {args.backend}")
-    with tempfile.TemporaryDirectory() as workdir:
-        if args.backend == "spatialite":
-            url, admin, name = f"sqlite:///{Path(workdir) / 'bench.db'}", None, None
-        else:
-            admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            name = f"aptic_bench_{uuid.uuid4().hex[:10]}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-            with make_engine(url).begin() as connection:
-                connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        try:
-            for step, seconds in _fill(url, args.venues, args.applications, args.dequalifications).items():
-                print(f"setup, {step}: {seconds:.2f} s")
-            _rebuild(url, args.memory)
-        finally:
-            if admin is not None:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+    with throwaway_database(args.backend) as url:
+        for step, seconds in _fill(url, args.venues, args.applications, args.dequalifications).items():
+            print(f"setup, {step}: {seconds:.2f} s")
+        _rebuild(url, args.memory)
 
 
 if __name__ == "__main__":

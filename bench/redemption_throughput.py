@@ -18,32 +18,23 @@ import multiprocessing
 import re
 import subprocess
 import time
-import uuid
 from datetime import date, timedelta
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from support import POSTGRES_ADMIN_URL, prepare_database, throwaway_database
 
-from aptic import create_app, schema
+from aptic import create_app
 from directory import api as directory_api
-from directory.db import make_engine
 from directory.models import VenueStatus
-from ingestion.api import load_territories
 from redemption import api
 
 ACTOR = directory_api.Actor.system("bench")
 
 
 def prepare(url: str, clients: int, per_client: int) -> list[tuple[str, list[str]]]:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    with engine.begin() as connection:
-        schema.upgrade(connection=connection)
+    engine = prepare_database(url)
     with Session(engine) as session:
-        load_territories(session)
-        directory_api.load_referential(session)
         sponsor = api.create_sponsor(session, ACTOR, name="Commanditaire du banc d'essai", legal_form="collectivite",
                                      siret="22330001300016")
         operator = directory_api.create_organisation(session, ACTOR, name="Réseau de lieux", legal_form="association",
@@ -100,22 +91,15 @@ def run_redemptions(url: str, work: list[tuple[str, list[str]]]) -> tuple[float,
 
 
 def run_pgbench(admin_url: str, clients: int, seconds: int) -> float:
-    url = make_url(admin_url)
-    name = f"aptic_bench_pgb_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    connect = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
-    try:
-        subprocess.run(["pgbench", *connect, "-i", "-q", "-s", "10", name], check=True, capture_output=True)
+    # pgbench gets its own throwaway database (the postgis extension there is unused and harmless).
+    with throwaway_database("postgis", admin_url) as database_url:
+        url = make_url(database_url)
+        connect = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
+        subprocess.run(["pgbench", *connect, "-i", "-q", "-s", "10", url.database], check=True, capture_output=True)
         output = subprocess.run(
-            ["pgbench", *connect, "-N", "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(seconds), name],
+            ["pgbench", *connect, "-N", "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(seconds), url.database],
             check=True, capture_output=True, text=True,
         ).stdout
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return float(re.search(r"tps = ([\d.]+)", output).group(1))
 
 
@@ -124,20 +108,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=20, help="Durée de pgbench.")
-    parser.add_argument("--admin-url", default="postgresql+psycopg://root@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=POSTGRES_ADMIN_URL)
     args = parser.parse_args()
-    name = f"aptic_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with throwaway_database("postgis", args.admin_url) as url:
         work = prepare(url, args.clients, args.per_client)
         elapsed, statuses = run_redemptions(url, work)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     tps = run_pgbench(args.admin_url, args.clients, args.seconds)
     redeemed = statuses.get(201, 0)
     rate = redeemed / elapsed

@@ -51,6 +51,21 @@ class RenderedMap:
     scripts: list[str]
 
 
+def leaflet_only(fmap: folium.Map) -> folium.Map:
+    """Keep Leaflet alone: folium's default jQuery, Bootstrap and icon fonts weigh ~400 KB, unused here."""
+    fmap.default_js = [item for item in folium.Map.default_js if item[0] == "leaflet"]
+    fmap.default_css = [item for item in folium.Map.default_css if item[0] == "leaflet_css"]
+    return fmap
+
+
+def page_parts(fmap: folium.Map) -> dict[str, Markup]:
+    """A Leaflet-only map's head (styles, scripts), its element and its script, to place in a page."""
+    root = leaflet_only(fmap).get_root()
+    root.render()
+    return {"header": Markup(root.header.render()), "html": Markup(root.html.render()),
+            "script": Markup(root.script.render())}
+
+
 def venue_map(
     *,
     counts_url: str,
@@ -64,9 +79,7 @@ def venue_map(
     `centre` is (lat, lon); `bounds` is (west, south, east, north).
     """
     fmap = folium.Map(location=centre or FRANCE_CENTRE, zoom_start=FRANCE_ZOOM, tiles="OpenStreetMap", control_scale=True)
-    # Leaflet alone: folium's default jQuery, Bootstrap and icon fonts weigh ~400 KB and are unused here.
-    fmap.default_js = [item for item in folium.Map.default_js if item[0] == "leaflet"]
-    fmap.default_css = [item for item in folium.Map.default_css if item[0] == "leaflet_css"]
+    leaflet_only(fmap)
     cluster = MarkerCluster(name="Lieux", control=False).add_to(fmap)
     if centre is not None and radius_m is not None:
         # A fixed text: folium writes tooltips into a JavaScript template literal unescaped.

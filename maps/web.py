@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import folium
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
-from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,7 +17,7 @@ from directory.web import limiter, request_session, role_required
 from ingestion import api as ingestion_api  # maps may read every package (DESIGN.md)
 from maps import api as maps_api
 from maps.models import REPORT_TOPIC_LABELS, RUN_STATUS_LABELS, ReportTopic
-from maps.rendering import venue_map
+from maps.rendering import page_parts, venue_map
 
 bp = Blueprint("maps", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/maps")
@@ -645,17 +643,6 @@ def _coverage_request(territory_level: str, code: str) -> tuple[Session, maps_ap
     return session, maps_api.coverage_area(session, territory_level, code), selected_level, distance_km
 
 
-def _coverage_map_parts(fmap: folium.Map) -> dict[str, Markup]:
-    """The map's head (styles, scripts), its element and its script, to place in a page."""
-    # Leaflet alone: folium's default jQuery, Bootstrap and icon fonts are unused on this map.
-    fmap.default_js = [item for item in folium.Map.default_js if item[0] == "leaflet"]
-    fmap.default_css = [item for item in folium.Map.default_css if item[0] == "leaflet_css"]
-    root = fmap.get_root()
-    root.render()
-    return {"header": Markup(root.header.render()), "html": Markup(root.html.render()),
-            "script": Markup(root.script.render())}
-
-
 @bp.get("/couverture/<territory_level>/<code>")
 def coverage_page(territory_level: str, code: str) -> str:
     session, area, selected_level, distance_km = _coverage_request(territory_level, code)
@@ -674,7 +661,7 @@ def coverage_page(territory_level: str, code: str) -> str:
         area_label=maps_api.COVERAGE_AREA_LABELS[area.level],
         figures=figures,
         refresh=maps_api.latest_coverage_refresh(session),
-        map=_coverage_map_parts(fmap),
+        map=page_parts(fmap),
         unit_level=unit_level,
         selected_level=selected_level,
         distance_km=distance_km,

@@ -16,7 +16,8 @@ from directory.models import Organisation, Venue, VenueStatus
 def demo_app(tmp_path_factory):
     """A SpatiaLite demo database built once by the real `aptic demo --no-serve`."""
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    app = create_app({"DATABASE_URL": url, "TESTING": True,
+                      "QUALIFICATION_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
     result = CliRunner().invoke(cli, ["demo", "--no-serve", "--venues", "200"], obj=_script_info(app))
     assert result.exit_code == 0, result.output
     app.demo_output = result.output

@@ -42,7 +42,8 @@ def test_order_lifecycle_amounts_and_audit(session, world):
     assert refused.value.code == "invalid_transition"
     api.close_order(session, ACTOR, order, today=NEXT_YEAR + timedelta(days=1))
     actions = session.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "order",
-                                                              AuditEvent.target_id == str(order.id))).all()
+                                                              AuditEvent.target_id == str(order.id))
+                             .order_by(AuditEvent.id)).all()
     assert actions == ["order.created"] + ["order.status_changed"] * 4
     assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "booklet.issued")) >= 25
 
