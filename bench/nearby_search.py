@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import logging
 import math
 import random
 import statistics
@@ -136,7 +137,7 @@ def bench(backend: str, venues: int, queries: int) -> None:
         print(f"raw SQL                     {percentiles(sql)}")
         print(f"ratio in process / raw SQL  p50 x{statistics.median(process) / statistics.median(sql):.2f}")
 
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING"})
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -178,6 +179,8 @@ def bench(backend: str, venues: int, queries: int) -> None:
 
 
 def main() -> None:
+    # Werkzeug logs every request at INFO: keep the figures readable.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser()
     parser.add_argument("--venues", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=300)
