@@ -251,12 +251,6 @@ _INSERT_BATCH = 5_000
 MAX_COMMUNE_UNITS = 1_500
 
 
-def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    lon_r, lat_r = np.radians(lon), np.radians(lat)
-    cos_lat = np.cos(lat_r)
-    return np.column_stack((cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r)))
-
-
 def nearest_distances_m(
     points_lon: np.ndarray, points_lat: np.ndarray, venues_lon: np.ndarray, venues_lat: np.ndarray
 ) -> np.ndarray:
@@ -269,8 +263,8 @@ def nearest_distances_m(
     result = np.full(len(points_lon), np.nan)
     if len(points_lon) == 0 or len(venues_lon) == 0:
         return result
-    tree = cKDTree(_unit_vectors(venues_lon, venues_lat))
-    _, nearest = tree.query(_unit_vectors(points_lon, points_lat))
+    tree = cKDTree(qualification_api.unit_vectors(venues_lon, venues_lat))
+    _, nearest = tree.query(qualification_api.unit_vectors(points_lon, points_lat))
     _, _, distance = _WGS84.inv(points_lon, points_lat, venues_lon[nearest], venues_lat[nearest])
     return np.asarray(distance, dtype=float)
 
