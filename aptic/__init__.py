@@ -29,4 +29,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         module = optional_module(f"{package}.web")
         if module is not None:
             app.register_blueprint(module.bp)
+    web.init_rest_api(app)
     return app

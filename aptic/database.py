@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, g
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,10 +39,6 @@ class Database:
         app.extensions["aptic.db"] = self
         app.after_request(_commit_or_rollback)
         app.teardown_appcontext(_close_session)
-
-
-def database() -> Database:
-    return current_app.extensions["aptic.db"]
 
 
 def _commit_or_rollback(response: Response) -> Response:

@@ -6,12 +6,13 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, jsonify, make_response, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from aptic.schema import DOMAIN_PACKAGES, optional_module
+from directory import params
 from directory.errors import DomainError
 from directory.web import csrf, limiter, login_manager
 
@@ -39,39 +40,36 @@ def healthz() -> tuple[dict[str, str], int]:
 
 @bp.get("/api/v1/openapi.json")
 def openapi() -> dict:
-    """The OpenAPI description of the public API, assembled from each package's `web.OPENAPI_PATHS`."""
+    """The OpenAPI description of the public API, generated from the endpoints' declarations."""
     return openapi_document()
 
 
 def openapi_document() -> dict:
-    paths: dict = {}
-    schemas: dict = {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "description": "Code stable, lisible par une machine"},
-                "message": {"type": "string", "description": "Message en français"},
-                "field": {"type": "string", "nullable": True, "description": "Champ ou paramètre en cause"},
-            }}},
-        }
-    }
+    document = current_app.extensions["aptic.rest_api"].spec.to_dict()
+    document["servers"] = [{"url": request.host_url.rstrip("/")}]
+    # Transitional: packages not yet declaring their endpoints still add hand-written paths.
     for package in DOMAIN_PACKAGES:
         module = optional_module(f"{package}.web")
-        paths.update(getattr(module, "OPENAPI_PATHS", {}))
-        schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "API de la plateforme APTIC", "version": "1",
-                 "description": "Lieux de médiation numérique qualifiés APTIC et pass numérique."},
-        "servers": [{"url": request.host_url.rstrip("/")}],
-        "paths": dict(sorted(paths.items())),
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"venueApiKey": {"type": "http", "scheme": "bearer",
-                                                "description": "Clé d'API d'un lieu (aptic_…)"}},
-        },
-    }
+        document["paths"].update(getattr(module, "OPENAPI_PATHS", {}))
+        document["components"]["schemas"].update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    document["paths"] = dict(sorted(document["paths"].items()))
+    return document
+
+
+def init_rest_api(app: Flask) -> None:
+    """The generated API document; each package's `web.api_bp` (a `directory.params.ApiBlueprint`) joins it."""
+    rest_api = params.init_rest_api(
+        app,
+        title="API de la plateforme APTIC",
+        description="Lieux de médiation numérique qualifiés APTIC et pass numérique.",
+        security_schemes={"venueApiKey": {"type": "http", "scheme": "bearer",
+                                          "description": "Clé d'API d'un lieu (aptic_…)"}},
+    )
+    app.extensions["aptic.rest_api"] = rest_api
+    for package in DOMAIN_PACKAGES:
+        module = optional_module(f"{package}.web")
+        if module is not None and hasattr(module, "api_bp"):
+            rest_api.register_blueprint(module.api_bp)
 
 
 def wants_json() -> bool:

@@ -37,10 +37,10 @@ from directory.db import (
     point_wkt,
     utcnow,
 )
+from directory.audit import Actor, audit_trail, jsonable, record_audit, record_audits  # noqa: F401 - re-exported
 from directory.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from directory.models import (
     ApiKey,
-    AuditEvent,
     LegalForm,
     Membership,
     Organisation,
@@ -67,63 +67,6 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
 # A point farther than this from every commune polygon is not in France (metro + DROM).
 OUTSIDE_FRANCE_TOLERANCE_M = 2_000
-
-
-# --------------------------------------------------------------------------------------- audit
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who does something: a signed-in user, an API key, a command or the scheduler."""
-
-    label: str
-    user_id: int | None = None
-
-    @classmethod
-    def system(cls, name: str) -> Actor:
-        return cls(label=f"system:{name}")
-
-    @classmethod
-    def of_user(cls, user: User) -> Actor:
-        return cls(label=f"user:{user.email}", user_id=user.id)
-
-
-def record_audit(
-    session: Session, actor: Actor, action: str, target_type: str, target_id: Any, **data: Any
-) -> AuditEvent:
-    event = AuditEvent(
-        actor=actor.label,
-        actor_user_id=actor.user_id,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        data=_jsonable(data),
-    )
-    session.add(event)
-    session.flush()
-    return event
-
-
-def audit_trail(session: Session, target_type: str, target_id: Any) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.target_type == target_type, AuditEvent.target_id == str(target_id))
-            .order_by(AuditEvent.id)
-        )
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "value") and not isinstance(value, int | float | str | bool):
-        return value.value
-    return value
 
 
 # --------------------------------------------------------------------------------- territories
@@ -633,7 +576,7 @@ def _venue_snapshot(venue: Venue) -> dict[str, Any]:
     snapshot["organisation_id"] = venue.organisation_id
     snapshot["services"] = [s.slug for s in venue.services]
     snapshot["location"] = venue_coordinates(venue)
-    return _jsonable(snapshot)
+    return jsonable(snapshot)
 
 
 def venue_coordinates(venue: Venue) -> list[float] | None:

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
-from sqlalchemy import DateTime, Engine, MetaData, Text, cast, column, create_engine, event, func, select, table
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Text, cast, column, create_engine, event, func, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -159,8 +159,14 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def dialect_name(session: Session) -> str:
-    return session.get_bind().dialect.name
+def dialect_name(bind: Session | Engine | Connection) -> str:
+    """"postgresql" or "sqlite": for the few differences kept in this module, and for reports."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return engine.dialect.name
+
+
+def is_postgresql(bind: Session | Engine | Connection) -> bool:
+    return dialect_name(bind) == "postgresql"
 
 
 def geodesic_distance_m(session: Session, a: Any, b: Any) -> ColumnElement[float]:
@@ -242,3 +248,33 @@ def try_transaction_lock(session: Session, name: str) -> bool:
         session.rollback()
         return False
     return True
+
+
+def transaction_lock(session: Session, name: str) -> None:
+    """Hold a named lock until the transaction ends, waiting for it if another holds it.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: BEGIN IMMEDIATE already serialises writers.
+    """
+    if is_postgresql(session):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
+
+
+def insert_ignoring_duplicates(session: Session, model: type) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, for rows two processes may write at once."""
+    if is_postgresql(session):
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(model).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing()
+
+
+def allocate_ids(session: Session, model: Any, count: int) -> list[int]:
+    """Primary keys for a bulk insert, so it needs no RETURNING (row by row on SQLite)."""
+    if is_postgresql(session):
+        sequence = func.pg_get_serial_sequence(model.__tablename__, "id")
+        return list(session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
+    # SQLite: the write lock is held since BEGIN IMMEDIATE, no other writer can take these ids.
+    start = (session.scalar(select(func.max(model.id))) or 0) + 1
+    return list(range(start, start + count))
