@@ -45,7 +45,7 @@ def main() -> None:
         built = time.perf_counter()
         peak = tracemalloc.get_traced_memory()[1]
         engine.dispose()
-        print(f"backend: {engine.dialect.name}")
+        print(f"backend: {engine.name}")
         print(f"migrations: {migrated - started:.2f} s")
         print(f"territories + referential + {args.venues} venues + accounts: {built - migrated:.2f} s")
         print(f"total: {built - started:.2f} s, peak Python memory {peak / 1e6:.0f} MB")

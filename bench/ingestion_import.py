@@ -72,7 +72,7 @@ def run(url: str, rows: int, workdir: Path) -> None:
             summary = import_venues(session, actor, [path], source="national", geocode=False)
             session.commit()
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        print(f"{engine.dialect.name} {label}: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s "
+        print(f"{engine.name} {label}: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s "
               f"(this process's CPU: {cpu:.1f} s) — {summary.counts}")
     engine.dispose()
 

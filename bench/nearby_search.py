@@ -47,7 +47,7 @@ COLUMNS = (
     "status_changed_at, published, created_at, updated_at"
 )
 RAW_SQL = {
-    "postgresql": f"""
+    "postgis": f"""
         SELECT {COLUMNS}, ST_X(location), ST_Y(location),
                ST_Distance(location::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS d
         FROM venue
@@ -57,7 +57,7 @@ RAW_SQL = {
         ORDER BY location <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
         LIMIT :limit
     """,
-    "sqlite": f"""
+    "spatialite": f"""
         SELECT * FROM (
             SELECT {COLUMNS}, ST_X(location), ST_Y(location),
                    ST_Distance(location, MakePoint(:lon, :lat, 4326), 1) AS d
@@ -113,7 +113,7 @@ def bench(backend: str, venues: int, queries: int) -> None:
                 result = api.nearby_venues(session, lon=lon, lat=lat, radius_km=RADIUS_KM, limit=LIMIT)
                 found.append(len(result.venues))
 
-        raw = text(RAW_SQL[engine.dialect.name])
+        raw = text(RAW_SQL[backend])
         dlat = RADIUS_KM * 1000 / 110_574
 
         def raw_sql(lon: float, lat: float) -> None:

@@ -4,7 +4,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 
 from aptic.schema import metadata
-from directory.db import make_engine
+from directory.db import is_postgresql, make_engine
 
 config = context.config
 
@@ -16,7 +16,7 @@ def run_migrations(connection) -> None:
         include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=not is_postgresql(connection),
         compare_type=True,
     )
     with context.begin_transaction():

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
+from directory.db import is_postgresql
+
 revision: str = 'd0001'
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = ('directory',)
@@ -244,7 +246,7 @@ AUDIT_APPEND_ONLY_MESSAGE = "audit_event is append-only"
 
 
 def _create_audit_append_only_triggers() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if is_postgresql(op.get_bind()):
         op.execute(
             "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN RAISE EXCEPTION '{AUDIT_APPEND_ONLY_MESSAGE}'; END $$"
@@ -266,7 +268,7 @@ def _create_audit_append_only_triggers() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if is_postgresql(op.get_bind()):
         op.execute("DROP TRIGGER audit_event_append_only ON audit_event")
         op.execute("DROP TRIGGER audit_event_no_truncate ON audit_event")
         op.execute("DROP FUNCTION audit_event_append_only()")
