@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.ingestion.ban_server import BanServer
+from tests.ban_server import BanServer
 
 
 @pytest.fixture

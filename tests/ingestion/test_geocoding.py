@@ -11,7 +11,7 @@ from ingestion.api import geocode_one
 from ingestion.errors import GeocoderUnavailable
 from ingestion.geocoding import Geocoder
 from ingestion.models import GeocodeCache
-from tests.ingestion.ban_server import BanServer
+from tests.ban_server import BanServer
 
 
 def test_geocode_one_uses_the_configured_server_and_caches(app: Flask, session: Session, ban: BanServer) -> None:

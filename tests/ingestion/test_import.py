@@ -16,7 +16,7 @@ from directory.api import Actor, audit_trail, venue_coordinates
 from directory.models import Venue, VenueSource, VenueStatus
 from ingestion import exports, standard
 from ingestion.api import import_venues
-from tests.ingestion.ban_server import BanServer
+from tests.ban_server import BanServer
 
 ACTOR = Actor.system("tests")
 BORDEAUX = {"commune": "Bordeaux", "code_postal": "33000", "latitude": "44.8412", "longitude": "-0.5801"}
