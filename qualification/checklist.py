@@ -1,0 +1,105 @@
+"""The applicant's checklist: documents required by legal form, what is missing, where the file stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from directory.api import clean_siret
+from directory.errors import InvalidInput
+from directory.models import LegalForm
+from qualification.models import Application, ApplicationStatus
+
+
+DOCUMENTS_ASSOCIATION = {
+    "jo_publication": "Publication au Journal officiel",
+    "ag_minutes": "Procès-verbal de la dernière assemblée générale",
+    "statutes": "Statuts certifiés conformes",
+    "officer_id": "Pièce d'identité du président ou du trésorier",
+    "rib": "RIB (relevé d'identité bancaire)",
+}
+DOCUMENTS_OTHER = {
+    "registry_extract": "Extrait d'immatriculation (Kbis ou registre) de moins de trois mois",
+    "representative_id": "Pièce d'identité du représentant légal",
+    "rib": "RIB (relevé d'identité bancaire)",
+}
+DOCUMENT_LABELS = DOCUMENTS_ASSOCIATION | DOCUMENTS_OTHER
+
+
+def required_documents(legal_form: LegalForm | str) -> dict[str, str]:
+    return DOCUMENTS_ASSOCIATION if LegalForm(legal_form) == LegalForm.ASSOCIATION else DOCUMENTS_OTHER
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    key: str
+    label: str
+    done: bool
+    missing: str | None = None
+
+
+def checklist(application: Application) -> list[ChecklistItem]:
+    """What the file must hold before it can be declared complete, with a French note for what is missing."""
+    items = []
+    uploaded = {document.kind for document in application.documents}
+    for kind, label in required_documents(application.organisation.legal_form).items():
+        done = kind in uploaded
+        items.append(ChecklistItem(f"document:{kind}", label, done, None if done else f"Document à déposer : {label}."))
+    siret = application.organisation.siret
+    siret_ok = False
+    if siret:
+        try:
+            clean_siret(siret)
+            siret_ok = True
+        except InvalidInput:
+            pass
+    items.append(ChecklistItem(
+        "siret", "SIRET de l'organisation", siret_ok,
+        None if siret_ok else "Le SIRET de l'organisation est manquant ou invalide : il est nécessaire aux remboursements.",
+    ))
+    bank_ok = bool(application.iban and application.bic and application.account_holder)
+    items.append(ChecklistItem(
+        "bank", "Coordonnées bancaires (IBAN, BIC, titulaire)", bank_ok,
+        None if bank_ok else "Indiquez l'IBAN, le BIC et le titulaire du compte.",
+    ))
+    items.append(ChecklistItem(
+        "sites", "Au moins un point de présence", bool(application.sites),
+        None if application.sites else "Ajoutez au moins un point de présence.",
+    ))
+    for site in application.sites:
+        venue = site.venue
+        problems = []
+        if not venue.services:
+            problems.append("les services proposés")
+        if not venue.horaires:
+            problems.append("les horaires")
+        if venue.location is None:
+            problems.append("la position sur la carte")
+        items.append(ChecklistItem(
+            f"site:{venue.id}", f"Point de présence « {venue.nom} »", not problems,
+            f"Point de présence « {venue.nom} » : indiquez {', '.join(problems)}." if problems else None,
+        ))
+    return items
+
+
+def missing_items(application: Application) -> list[str]:
+    return [item.missing for item in checklist(application) if not item.done and item.missing]
+
+
+def status_explanation(application: Application) -> str:
+    """Where the file stands, in French, for the applicant."""
+    status = application.status
+    if status == ApplicationStatus.DRAFT:
+        missing = missing_items(application)
+        return ("Votre dossier est en brouillon : complétez-le puis déposez-le."
+                + (f" Il manque encore {len(missing)} élément(s)." if missing else " Il est prêt à être déposé."))
+    if status == ApplicationStatus.SUBMITTED:
+        return "Votre dossier est déposé : l'équipe APTIC vérifie les pièces."
+    if status == ApplicationStatus.COMPLETE:
+        return "Votre dossier est complet : la décision sera prise selon le quota de votre territoire."
+    if status == ApplicationStatus.QUALIFIED:
+        return ("Votre dossier est accepté. Les lieux qualifiés apparaîtront sur la cartographie publique "
+                "lors de sa prochaine mise à jour, le lundi à 7 h.")
+    if status == ApplicationStatus.WAITLISTED:
+        return ("Votre territoire a atteint son quota de lieux qualifiés : votre dossier est en liste d'attente. "
+                "Il sera qualifié dès qu'une place se libère, par ordre de population desservie puis de date.")
+    return "Votre dossier a été refusé ; le motif figure dans l'historique ci-dessous."

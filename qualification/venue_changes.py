@@ -1,0 +1,56 @@
+"""Venue changes after qualification: dequalifications and closures scheduled for the weekly rebuild."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from directory.api import VENUE_TRANSITIONS, Actor, record_audit, set_venue_status
+from directory.db import utcnow
+from directory.errors import DomainError, InvalidInput, InvalidTransition
+from directory.models import Venue, VenueStatus
+from qualification.models import PendingVenueChange
+from qualification.quotas import _clean_reason
+
+
+def schedule_venue_change(session: Session, actor: Actor, venue: Venue, target: VenueStatus | str, reason: str) -> PendingVenueChange:
+    """Record a dequalification or a closure, applied by the next weekly rebuild."""
+    try:
+        target = VenueStatus(target)
+    except ValueError:
+        raise InvalidInput(f"Le statut « {target} » n'existe pas.", field="status", code="invalid_status") from None
+    if target not in (VenueStatus.DEQUALIFIED, VenueStatus.CLOSED):
+        raise InvalidInput("Seules une déqualification ou une fermeture attendent la reconstruction hebdomadaire.",
+                           field="status", code="invalid_status")
+    if target not in VENUE_TRANSITIONS[venue.status]:
+        raise InvalidTransition(
+            f"Un lieu au statut « {venue.status.value} » ne peut pas passer au statut « {target.value} ».", field="status"
+        )
+    pending = session.scalar(select(PendingVenueChange).where(
+        PendingVenueChange.venue_id == venue.id, PendingVenueChange.applied_at.is_(None)))
+    if pending is None:
+        pending = PendingVenueChange(venue_id=venue.id)
+        session.add(pending)
+    pending.target_status, pending.reason, pending.actor, pending.requested_at = target, _clean_reason(reason), actor.label, utcnow()
+    session.flush()
+    record_audit(session, actor, "venue.change_scheduled", "venue", venue.id, target=target.value, reason=pending.reason)
+    return pending
+
+
+def apply_pending_changes(session: Session, actor: Actor) -> dict[str, list[int]]:
+    """Apply the dequalifications and closures waiting for this rebuild."""
+    applied, ignored = [], []
+    now = utcnow()
+    pending = session.scalars(
+        select(PendingVenueChange).options(selectinload(PendingVenueChange.venue))
+        .where(PendingVenueChange.applied_at.is_(None)).order_by(PendingVenueChange.id)
+    ).all()
+    for change in pending:
+        try:
+            set_venue_status(session, actor, change.venue, change.target_status, change.reason)
+            applied.append(change.venue_id)
+        except DomainError:
+            ignored.append(change.venue_id)  # the venue moved on since (closed meanwhile…)
+        change.applied_at = now
+    session.flush()
+    return {"applied": applied, "ignored": ignored}

@@ -1,0 +1,96 @@
+"""The waitlist: promotion order, and the weekly rebuild step that promotes where a territory has room."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from directory.api import Actor, set_venue_status
+from directory.models import Venue, VenueStatus
+from qualification.applications import transition
+from qualification.decisions import _record_decision
+from qualification.density import DensityModel, _fmt
+from qualification.models import ApplicationStatus, ApplicationVenue, VenueOutcome
+
+
+def waitlist(session: Session, model: DensityModel | None = None) -> list[tuple[ApplicationVenue, int]]:
+    """Waitlisted points de présence in promotion order: population that would gain access, then date."""
+    model = model or DensityModel(session)
+    sites = _waitlisted_sites(session)
+    coordinates = _coordinates(session, [site.venue_id for site in sites])
+    ranked = [(site, model.population_gain(*coordinates[site.venue_id], set(site.venue.levels))) for site in sites]
+    ranked.sort(key=lambda pair: (-pair[1], pair[0].waitlisted_at, pair[0].venue_id))
+    return ranked
+
+
+def enforce_quotas(session: Session, actor: Actor) -> dict[str, Any]:
+    """Promote from the waitlist where a territory has room; flag territories over their quota.
+
+    Qualified venues are never dequalified here: a territory over quota is only flagged.
+    """
+    model = DensityModel(session)
+    sites = _waitlisted_sites(session)
+    coordinates = _coordinates(session, [site.venue_id for site in sites])
+    by_territory: dict[tuple[str, str], list[ApplicationVenue]] = defaultdict(list)
+    for site in sites:
+        key = model.territory_key(site.venue.code_insee)
+        if key is not None:
+            by_territory[key].append(site)
+
+    def gain(site: ApplicationVenue) -> int:
+        return model.population_gain(*coordinates[site.venue_id], set(site.venue.levels))
+
+    promoted: list[int] = []
+    for key, group in by_territory.items():
+        while group and model.quota_holders.get(key, 0) < model.quota_of(key)[0]:
+            best = min(group, key=lambda site: (-gain(site), site.waitlisted_at, site.venue_id))
+            group.remove(best)
+            promoted.append(_promote(session, actor, best, model, coordinates[best.venue_id]))
+        for site in group:
+            site.population_gain = gain(site)
+    flagged = [figures.as_dict() for figures in model.table() if figures.over_quota]
+    session.flush()
+    return {"promoted": promoted, "flagged": flagged}
+
+
+def _waitlisted_sites(session: Session) -> list[ApplicationVenue]:
+    return list(session.scalars(
+        select(ApplicationVenue)
+        .options(selectinload(ApplicationVenue.venue).selectinload(Venue.services),
+                 selectinload(ApplicationVenue.application))
+        .where(ApplicationVenue.outcome == VenueOutcome.WAITLISTED)
+    ))
+
+
+def _coordinates(session: Session, venue_ids: list[int]) -> dict[int, tuple[float | None, float | None]]:
+    coordinates: dict[int, tuple[float | None, float | None]] = {}
+    for start in range(0, len(venue_ids), 5_000):
+        chunk = venue_ids[start:start + 5_000]
+        coordinates.update(
+            (venue_id, (lon, lat)) for venue_id, lon, lat in session.execute(
+                select(Venue.id, func.ST_X(Venue.location), func.ST_Y(Venue.location)).where(Venue.id.in_(chunk)))
+        )
+    return coordinates
+
+
+def _promote(session: Session, actor: Actor, site: ApplicationVenue, model: DensityModel,
+             lonlat: tuple[float | None, float | None]) -> int:
+    proposal = model.proposal(site.venue, lonlat)
+    figures = proposal.territory
+    sentence = (f"Qualifié depuis la liste d'attente : {figures.name} ({_fmt(figures.population)} habitants) compte "
+                f"{figures.qualified} lieu(x) qualifié(s) pour un quota de {figures.quota}, une place est libre ; "
+                f"{_fmt(proposal.population_gain)} habitants gagnent un lieu de même niveau à moins de 10 km et "
+                f"l'accessibilité passe de {_fmt(figures.accessibility)} à {_fmt(proposal.accessibility_after)} "
+                "lieu pour 10 000 habitants.")
+    site.outcome = VenueOutcome.QUALIFIED
+    site.population_gain = proposal.population_gain
+    set_venue_status(session, actor, site.venue, VenueStatus.QUALIFIED, sentence)
+    _record_decision(session, actor, site, proposal, VenueOutcome.QUALIFIED, "waitlist_promotion", sentence)
+    application = site.application
+    if application.status == ApplicationStatus.WAITLISTED:
+        transition(session, actor, application, ApplicationStatus.QUALIFIED, sentence)
+    model.add_venue(site.venue_id, site.venue.code_insee, *lonlat, set(site.venue.levels))
+    return site.venue_id
