@@ -1,0 +1,140 @@
+"""Accounts: users, memberships in organisations, sign-in, API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.audit import Actor, record_audit
+from directory.db import utcnow
+from directory.errors import Conflict, InvalidInput
+from directory.models import ApiKey, Membership, Organisation, Role, User, Venue
+from directory.venues import EMAIL
+
+_password_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 12
+API_KEY_SCHEME = "aptic"
+API_KEY_USE_PRECISION = timedelta(minutes=1)
+
+
+def create_user(
+    session: Session, actor: Actor, *, email: str, full_name: str, password: str
+) -> User:
+    email = (email or "").strip().lower()
+    if not EMAIL.match(email):
+        raise InvalidInput(f"Le courriel « {email} » n'est pas valide.", field="email", code="invalid_email")
+    if not (full_name or "").strip():
+        raise InvalidInput("Le nom est obligatoire.", field="full_name", code="required")
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
+            field="password", code="weak_password",
+        )
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"Un compte existe déjà pour {email}.", field="email", code="user_exists")
+    user = User(email=email, full_name=full_name.strip(), password_hash=_password_hasher.hash(password))
+    session.add(user)
+    session.flush()
+    record_audit(session, actor, "user.created", "user", user.id, email=email)
+    return user
+
+
+def add_membership(session: Session, actor: Actor, user: User, organisation: Organisation, role: Role | str) -> Membership:
+    role = Role(role)
+    required_flag = {
+        Role.APTIC_STAFF: organisation.is_aptic,
+        Role.SPONSOR: organisation.is_sponsor,
+        Role.DISTRIBUTOR: organisation.is_distributor,
+        Role.VENUE_STAFF: organisation.is_venue_operator,
+    }[role]
+    if not required_flag:
+        raise InvalidInput(
+            f"L'organisation « {organisation.name} » n'a pas le rôle requis pour « {role.value} ».",
+            field="role", code="role_not_held",
+        )
+    existing = session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organisation_id == organisation.id, Membership.role == role
+        )
+    )
+    if existing is not None:
+        return existing
+    membership = Membership(user=user, organisation=organisation, role=role)
+    session.add(membership)
+    session.flush()
+    record_audit(
+        session, actor, "membership.added", "user", user.id, organisation_id=organisation.id, role=role.value
+    )
+    return membership
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None; rehashes when argon2 parameters changed."""
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None or not user.is_active:
+        _password_hasher.hash(password or "")  # same cost whether the account exists or not
+        return None
+    try:
+        _password_hasher.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if _password_hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _password_hasher.hash(password)
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
+def create_api_key(
+    session: Session, actor: Actor, organisation: Organisation, label: str, venue: Venue | None = None
+) -> tuple[ApiKey, str]:
+    """A new key; the clear token is returned once and never stored."""
+    if venue is not None and venue.organisation_id != organisation.id:
+        raise InvalidInput("Ce lieu n'appartient pas à cette organisation.", field="venue", code="venue_not_owned")
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        prefix=prefix,
+        secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
+        organisation=organisation,
+        venue=venue,
+        label=(label or "").strip() or "Clé API",
+    )
+    session.add(key)
+    session.flush()
+    record_audit(
+        session, actor, "api_key.created", "organisation", organisation.id,
+        prefix=prefix, venue_id=venue.id if venue else None, label=key.label,
+    )
+    return key, f"{API_KEY_SCHEME}_{prefix}_{secret}"
+
+
+def authenticate_api_key(session: Session, token: str) -> ApiKey | None:
+    parts = (token or "").strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_SCHEME:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if key is None or key.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(key.secret_hash, hashlib.sha256(parts[2].encode()).hexdigest()):
+        return None
+    now = utcnow()
+    # Scanners call on every cheque: record use at minute precision rather than write on each call.
+    if key.last_used_at is None or now - key.last_used_at >= API_KEY_USE_PRECISION:
+        key.last_used_at = now
+        session.flush()
+    return key
+
+
+def revoke_api_key(session: Session, actor: Actor, key: ApiKey) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+        record_audit(session, actor, "api_key.revoked", "organisation", key.organisation_id, prefix=key.prefix)

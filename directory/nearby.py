@@ -1,0 +1,263 @@
+"""Nearby search: the centre of a search (place resolution), filters, the cached SQL statement."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import Float, Integer, String, bindparam, func, select
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
+
+from directory.db import bbox_filter, dialect_name, geodesic_distance_m, json_array_contains, point_wkt, utcnow
+from directory.errors import InvalidInput, NotFound
+from directory.hours import is_open_at
+from directory.models import Service, Venue, VenueService
+from directory.referential import services_by_slugs
+from directory.territories import POSTCODE, _check_coordinates, communes_by_postcode, search_communes
+
+NEARBY_DEFAULT_RADIUS_KM = 10.0
+NEARBY_MAX_RADIUS_KM = 100.0
+NEARBY_DEFAULT_LIMIT = 20
+NEARBY_MAX_LIMIT = 200
+# Values of the national venue standard (v1) the search can filter on, by search parameter.
+NEARBY_LIST_FILTERS = {
+    "fees": ("frais_a_charge", ("Gratuit", "Gratuit sous condition", "Payant")),
+    "support": (
+        "modalites_accompagnement",
+        ("En autonomie", "Accompagnement individuel", "Dans un atelier collectif", "À distance"),
+    ),
+    "public": (
+        "publics_specifiquement_adresses",
+        ("Jeunes", "Étudiants", "Familles et/ou enfants", "Seniors", "Femmes"),
+    ),
+    "care": (
+        "prise_en_charge_specifique",
+        (
+            "Surdité", "Handicaps moteurs", "Handicaps mentaux", "Illettrisme",
+            "Langues étrangères (anglais)", "Langues étrangères (autres)", "Déficience visuelle",
+        ),
+    ),
+}
+METRES_PER_DEGREE_LAT_MIN = 110_574  # at the equator; a bbox built with it always holds the circle
+
+
+@dataclass(frozen=True)
+class Place:
+    """The centre of a search: a commune, a postcode, an address or raw coordinates."""
+
+    label: str
+    lon: float
+    lat: float
+    commune_code: str | None = None
+
+
+@dataclass(frozen=True)
+class NearbyVenue:
+    venue: Venue
+    distance_m: float
+    lon: float
+    lat: float
+    # True/False from the opening hours at the time of the search, None when they are unknown.
+    open_now: bool | None
+
+
+@dataclass(frozen=True)
+class NearbyResult:
+    place: Place
+    radius_m: float
+    venues: list[NearbyVenue]
+
+
+def resolve_place(session: Session, query: str, field: str = "q") -> Place:
+    """A commune name or a postcode, resolved offline from the territories (most populous first)."""
+    text = (query or "").strip()
+    if not text:
+        raise InvalidInput("Indiquez une commune ou un code postal.", field=field, code="required")
+    if POSTCODE.match(text):
+        communes = communes_by_postcode(session, text)
+        if not communes:
+            raise NotFound(f"Le code postal « {text} » ne correspond à aucune commune.", field=field, code="unknown_place")
+        commune = communes[0]
+        label = f"{text} {commune.name}"
+    else:
+        communes = [c for c in search_communes(session, text, limit=5) if c.centre is not None]
+        if not communes:
+            raise NotFound(f"Aucune commune ne s'appelle « {text} ».", field=field, code="unknown_place")
+        commune = communes[0]
+        label = commune.name
+    point = to_shape(commune.centre)
+    return Place(label=label, lon=point.x, lat=point.y, commune_code=commune.code)
+
+
+def nearby_venues(
+    session: Session,
+    *,
+    place: Place | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    q: str | None = None,
+    radius_km: float = NEARBY_DEFAULT_RADIUS_KM,
+    limit: int = NEARBY_DEFAULT_LIMIT,
+    service: list[str] | tuple[str, ...] = (),
+    level: int | None = None,
+    fees: list[str] | tuple[str, ...] = (),
+    support: list[str] | tuple[str, ...] = (),
+    public: list[str] | tuple[str, ...] = (),
+    care: list[str] | tuple[str, ...] = (),
+    open_now: bool = False,
+    open_at: datetime | None = None,
+    accepts_pass: bool = False,
+    now: datetime | None = None,
+) -> NearbyResult:
+    """Published venues around a place, nearest first, within `radius_km` (metres on the ellipsoid).
+
+    The centre is `place`, or `lon`/`lat`, or `q` (a commune name or postcode). Every filter
+    narrows: all the services asked, a service of `level`, each listed value of the national
+    standard's fields, open at `open_at` (or now with `open_now`), accepting the pass.
+    """
+    if place is None:
+        if lon is not None or lat is not None:
+            _check_coordinates(lon, lat)
+            place = Place(label=f"{lat:.5f}, {lon:.5f}", lon=float(lon), lat=float(lat))
+        else:
+            place = resolve_place(session, q or "")
+    if isinstance(radius_km, bool) or not isinstance(radius_km, int | float):
+        radius_km = math.nan
+    if not 0 < radius_km <= NEARBY_MAX_RADIUS_KM:
+        raise InvalidInput(
+            f"Le rayon « {radius_km:g} » n'est pas valide : un nombre de kilomètres entre 0 et {NEARBY_MAX_RADIUS_KM:g} est attendu.",
+            field="radius_km", code="invalid_radius",
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= NEARBY_MAX_LIMIT:
+        raise InvalidInput(
+            f"La limite « {limit} » n'est pas valide : un nombre entier entre 1 et {NEARBY_MAX_LIMIT} est attendu.",
+            field="limit", code="invalid_limit",
+        )
+    if level is not None and (isinstance(level, bool) or level not in (1, 2, 3)):
+        raise InvalidInput(
+            f"Le niveau « {level} » n'existe pas : 1, 2 ou 3 est attendu.", field="level", code="invalid_level"
+        )
+    wanted_services = services_by_slugs(session, list(service), field="service") if service else []
+    list_filters = {"fees": fees, "support": support, "public": public, "care": care}
+    for name, values in list_filters.items():
+        allowed = NEARBY_LIST_FILTERS[name][1]
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise InvalidInput(
+                f"La valeur « {unknown[0]} » n'est pas possible pour « {name} » (valeurs possibles : {', '.join(allowed)}).",
+                field=name, code="invalid_filter_value",
+            )
+    if open_at is not None and open_at.tzinfo is None:
+        raise InvalidInput(
+            "L'heure d'ouverture demandée doit préciser son fuseau horaire.", field="open_at", code="invalid_open_at"
+        )
+    now = now or utcnow()
+    moment = open_at or (now if open_now else None)
+
+    radius_m = float(radius_km) * 1000
+    dlat = radius_m / METRES_PER_DEGREE_LAT_MIN
+    dlon = min(180.0, dlat / math.cos(math.radians(min(89.0, abs(place.lat) + dlat))))
+    parameters: dict[str, Any] = {
+        "centre": point_wkt(place.lon, place.lat), "radius": radius_m,
+        "xmin": place.lon - dlon, "ymin": place.lat - dlat, "xmax": place.lon + dlon, "ymax": place.lat + dlat,
+        "level": level, "limit": limit,
+    }
+    parameters.update({f"service_{i}": service.id for i, service in enumerate(wanted_services)})
+    for name, values in list_filters.items():
+        parameters.update({f"{name}_{i}": value for i, value in enumerate(values)})
+    shape = _NearbyShape(
+        dialect_name(session), len(wanted_services), level is not None,
+        tuple(len(list_filters[name]) for name in NEARBY_LIST_FILTERS), accepts_pass, moment is None,
+    )
+
+    found: list[NearbyVenue] = []
+    for venue, distance_m, x, y in session.execute(_nearby_statement(session, shape), parameters):
+        if moment is not None and is_open_at(venue, moment) is not True:
+            continue
+        found.append(NearbyVenue(venue, float(distance_m), float(x), float(y), is_open_at(venue, now)))
+        if len(found) == limit:
+            break
+    _load_services(session, [item.venue for item in found])
+    return NearbyResult(place=place, radius_m=radius_m, venues=found)
+
+
+@dataclass(frozen=True)
+class _NearbyShape:
+    """What makes two nearby searches need a different SQL statement (values are parameters)."""
+
+    dialect: str
+    services: int
+    level: bool
+    list_values: tuple[int, ...]
+    accepts_pass: bool
+    limited: bool
+
+
+# Building the statement costs more than running it: one statement per shape, built once.
+_NEARBY_STATEMENTS: dict[_NearbyShape, Any] = {}
+_SERVICES_OF_VENUES = (
+    select(VenueService.venue_id, Service)
+    .join(Service, Service.id == VenueService.service_id)
+    .options(defer(Service.standard_services))
+    .where(VenueService.venue_id.in_(bindparam("venue_ids", expanding=True)))
+    .order_by(Service.position)
+)
+# Attributes a search result never shows: loaded only if someone reads them.
+_NEARBY_DEFERRED = (
+    "location", "typologie", "itinerance", "standard_services", "dispositif_programmes_nationaux",
+    "formations_labels", "autres_formations_labels", "presentation_detail",
+)
+
+
+def _nearby_statement(session: Session, shape: _NearbyShape) -> Any:
+    statement = _NEARBY_STATEMENTS.get(shape)
+    if statement is not None:
+        return statement
+    centre = func.ST_GeomFromEWKT(bindparam("centre", type_=String))
+    distance = geodesic_distance_m(session, Venue.location, centre).label("distance_m")
+    box = (bindparam("xmin", type_=Float), bindparam("ymin", type_=Float), bindparam("xmax", type_=Float), bindparam("ymax", type_=Float))
+    statement = (
+        select(Venue, distance, func.ST_X(Venue.location), func.ST_Y(Venue.location))
+        .options(*(defer(getattr(Venue, name)) for name in _NEARBY_DEFERRED))
+        .where(Venue.published, bbox_filter(session, Venue, "location", *box), distance <= bindparam("radius", type_=Float))
+        .order_by(distance, Venue.id)
+    )
+    for index in range(shape.services):
+        statement = statement.where(
+            select(VenueService.venue_id)
+            .where(VenueService.venue_id == Venue.id, VenueService.service_id == bindparam(f"service_{index}"))
+            .exists()
+        )
+    if shape.level:
+        statement = statement.where(
+            select(VenueService.venue_id)
+            .join(Service, Service.id == VenueService.service_id)
+            .where(VenueService.venue_id == Venue.id, Service.level_number == bindparam("level"))
+            .exists()
+        )
+    for name, count in zip(NEARBY_LIST_FILTERS, shape.list_values, strict=True):
+        column_name = NEARBY_LIST_FILTERS[name][0]
+        for index in range(count):
+            value = bindparam(f"{name}_{index}", type_=String)
+            statement = statement.where(json_array_contains(session, getattr(Venue, column_name), value))
+    if shape.accepts_pass:
+        statement = statement.where(Venue.accepts_pass)
+    if shape.limited:
+        statement = statement.limit(bindparam("limit", type_=Integer))
+    _NEARBY_STATEMENTS[shape] = statement
+    return statement
+
+
+def _load_services(session: Session, venues: list[Venue]) -> None:
+    """Fill `services` of the found venues with one query (a selectin load costs a statement build)."""
+    if not venues:
+        return
+    by_venue: dict[int, list[Service]] = {venue.id: [] for venue in venues}
+    for venue_id, service in session.execute(_SERVICES_OF_VENUES, {"venue_ids": list(by_venue)}):
+        by_venue[venue_id].append(service)
+    for venue in venues:
+        set_committed_value(venue, "services", by_venue[venue.id])
