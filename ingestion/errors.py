@@ -20,3 +20,7 @@ class UnreadableFile(InvalidInput):
 
 class UnknownMapping(InvalidInput):
     code = "unknown_mapping"
+
+
+class TerritoryBuildError(Exception):
+    """The compact copy cannot be built; the message is in French for the operator."""

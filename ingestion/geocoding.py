@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import socket
 import uuid
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -188,3 +190,23 @@ def _result(cached: GeocodeCache | None) -> GeocodeResult | None:
         lat=cached.latitude, lon=cached.longitude, score=cached.score or 0.0,
         label=cached.label or "", citycode=cached.citycode,
     )
+
+
+def geocoder() -> Geocoder:
+    """The address API client for the running app (GEOCODER_URL, from APTIC_GEOCODER_URL)."""
+    if has_app_context():
+        return Geocoder(current_app.config["GEOCODER_URL"])
+    return Geocoder(os.environ.get("APTIC_GEOCODER_URL", BAN_URL))
+
+
+def geocode_one(session: Session, address: str, citycode: str | None = None) -> GeocodeResult | None:
+    """Coordinates of a typed address (cached), or None when the best match scores under 0.5.
+
+    Raises GeocoderUnavailable (HTTP 503, French message) when the address API cannot be reached.
+    """
+    if len((address or "").strip()) < 3:  # the address API refuses shorter queries
+        return None
+    result = geocoder().search(session, address.strip(), citycode)
+    if result is None or result.score < ACCEPT_SCORE:
+        return None
+    return result

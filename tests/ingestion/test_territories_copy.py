@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import shapely
 
-from ingestion import territories
-from ingestion.territories import CompactCopy, build_compact_copy, read_compact_copy
+from ingestion import territory_copy, territory_sources
+from ingestion.territory_build import build_compact_copy
+from ingestion.territory_copy import TERRITORIES_DIR as COPY_DIR
+from ingestion.territory_copy import CompactCopy, read_compact_copy
 
-COPY_DIR = Path(territories.__file__).parent / "data" / "territories-cog2026"
 CANTAL_WITHOUT_OUTLINE = {"15031", "15035", "15047", "15171"}
 ISLANDS_WITHOUT_EPCI = {"22016", "29083", "29155", "85113"}
 EXPECTED_COUNTS = {"region": 18, "departement": 101, "epci": 1255, "commune": 34875}
@@ -84,7 +85,7 @@ def test_aliases_point_to_current_communes(copy: CompactCopy, communes: dict[str
     assert aliases["13201"]["commune"] == "13055"
     assert not set(aliases) & set(communes)
     assert all(row["commune"] in communes for row in copy.aliases)
-    assert {row["kind"] for row in copy.aliases} == set(territories.ALIAS_KINDS)
+    assert {row["kind"] for row in copy.aliases} == set(territory_copy.ALIAS_KINDS)
 
 
 def test_cantal_communes_have_neither_geometry_nor_centre(
@@ -122,8 +123,8 @@ def test_commune_centres_lie_in_their_own_polygon(
 def test_manifest_records_sources_accuracy_and_size(copy: CompactCopy) -> None:
     hashes = {source["package"]: source["sha256"] for source in copy.manifest["sources"]}
     assert hashes == {
-        territories.NPM_PACKAGE: territories.NPM_SHA256,
-        territories.PYPI_PACKAGE: territories.PYPI_SHA256,
+        territory_sources.NPM_PACKAGE: territory_sources.NPM_SHA256,
+        territory_sources.PYPI_PACKAGE: territory_sources.PYPI_SHA256,
     }
     assert copy.manifest["accuracy"]["identical_share"]["area"]["commune"] >= 0.995
     assert sum(path.stat().st_size for path in COPY_DIR.iterdir()) <= 12_000_000
@@ -158,8 +159,8 @@ def test_build_from_registry_artefacts(tmp_path: Path, copy: CompactCopy) -> Non
     sources = os.environ.get("APTIC_TERRITORY_SOURCES")
     if not sources:
         pytest.skip("APTIC_TERRITORY_SOURCES non défini : reconstruction de la copie non testée")
-    tarball = Path(sources) / territories.NPM_TARBALL
-    wheel = Path(sources) / territories.PYPI_WHEEL
+    tarball = Path(sources) / territory_sources.NPM_TARBALL
+    wheel = Path(sources) / territory_sources.PYPI_WHEEL
     if not (tarball.is_file() and wheel.is_file()):
         pytest.skip(f"paquets sources absents de {sources} : reconstruction de la copie non testée")
 

