@@ -14,8 +14,23 @@ from flask.cli import with_appcontext
 from directory import api as directory_api
 from directory.cli import cli_actor, command_unit_of_work, emit
 from directory.models import LegalForm
-from redemption import api, printing
+from redemption import printing
+from redemption.booklets import cancel_booklet, get_booklet, order_codes
+from redemption.distribution import record_distribution
+from redemption.fees import change_fee_rule
 from redemption.models import FeeRuleKind
+from redemption.months import parse_month
+from redemption.orders import (
+    close_order,
+    confirm_order,
+    create_order,
+    create_sponsor,
+    get_order,
+    issue_order,
+    order_summary,
+    pay_order,
+)
+from redemption.statements import close_month, statement_payload, statements_csv
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 
@@ -38,7 +53,7 @@ def sponsors_create(name: str, legal_form: str, siret: str | None, rna: str | No
                     distributor: bool, as_json: bool) -> None:
     """Crée un commanditaire."""
     with command_unit_of_work() as session:
-        sponsor = api.create_sponsor(session, cli_actor(), name=name, legal_form=legal_form, siret=siret, rna=rna,
+        sponsor = create_sponsor(session, cli_actor(), name=name, legal_form=legal_form, siret=siret, rna=rna,
                                      code_insee=code_insee, is_distributor=distributor)
         payload = {"id": sponsor.id, "name": sponsor.name, "roles": sponsor.roles}
     emit(as_json, payload, f"Commanditaire n° {payload['id']} créé : {payload['name']}.")
@@ -70,12 +85,12 @@ def orders_create(sponsor_id: int, booklets: int, cheques_per_booklet: int, valu
     """Crée une commande (brouillon) ; les frais APTIC sont calculés selon la règle en vigueur."""
     with command_unit_of_work() as session:
         sponsor = directory_api.get_organisation(session, sponsor_id)
-        order = api.create_order(
+        order = create_order(
             session, cli_actor(), sponsor, booklets=booklets, expires_on=expires.date(), territories=list(territories),
             cheques_per_booklet=cheques_per_booklet, cheque_value_cents=value_cents, allowed_levels=list(levels),
             cofunder=cofunder, cofunding_percent=cofunding_percent, requires_distribution=distribution_required,
         )
-        payload = api.order_summary(order)
+        payload = order_summary(order)
     emit(as_json, payload, f"Commande n° {payload['id']} créée (brouillon) : {payload['booklets']} carnets, "
                            f"valeur faciale {payload['face_value_cents'] / 100:.2f} €, frais {payload['fee_cents'] / 100:.2f} €.")
 
@@ -87,18 +102,18 @@ def _transition(name: str, verb: str, function) -> click.Command:
     @with_appcontext
     def command(order_id: int, as_json: bool) -> None:
         with command_unit_of_work() as session:
-            order = function(session, cli_actor(), api.get_order(session, order_id))
-            payload = api.order_summary(order)
+            order = function(session, cli_actor(), get_order(session, order_id))
+            payload = order_summary(order)
         emit(as_json, payload, f"Commande n° {order_id} {verb}.")
 
     command.help = f"Commande : passe au statut suivant ({verb})."
     return command
 
 
-orders.add_command(_transition("confirm", "confirmée", api.confirm_order))
-orders.add_command(_transition("pay", "payée", api.pay_order))
-orders.add_command(_transition("issue", "émise (carnets et codes créés)", api.issue_order))
-orders.add_command(_transition("close", "clôturée", api.close_order))
+orders.add_command(_transition("confirm", "confirmée", confirm_order))
+orders.add_command(_transition("pay", "payée", pay_order))
+orders.add_command(_transition("issue", "émise (carnets et codes créés)", issue_order))
+orders.add_command(_transition("close", "clôturée", close_order))
 
 
 @orders.command("print")
@@ -109,7 +124,7 @@ orders.add_command(_transition("close", "clôturée", api.close_order))
 def orders_print(order_id: int, out: Path, as_json: bool) -> None:
     """Imprime les carnets d'une commande émise (PDF, code-barres Code 128)."""
     with command_unit_of_work() as session:
-        order = api.get_order(session, order_id)
+        order = get_order(session, order_id)
         if order.issued_at is None:
             raise click.ClickException(f"La commande n° {order_id} n'est pas encore émise : rien à imprimer.")
         pages = printing.print_order(session, order, out)
@@ -123,7 +138,7 @@ def orders_print(order_id: int, out: Path, as_json: bool) -> None:
 def orders_codes(order_id: int, as_json: bool) -> None:
     """Liste les carnets et les codes des chèques d'une commande."""
     with command_unit_of_work() as session:
-        rows = api.order_codes(session, api.get_order(session, order_id))
+        rows = order_codes(session, get_order(session, order_id))
     emit(as_json, {"order": order_id, "cheques": rows},
          "\n".join(f"{r['booklet']}\t{r['position']}\t{r['printed']}\t{r['status']}" for r in rows))
 
@@ -141,7 +156,7 @@ def booklets() -> None:
 def booklets_cancel(number: str, reason: str, as_json: bool) -> None:
     """Annule les chèques non utilisés d'un carnet perdu ou volé."""
     with command_unit_of_work() as session:
-        cancelled = api.cancel_booklet(session, cli_actor(), api.get_booklet(session, number), reason)
+        cancelled = cancel_booklet(session, cli_actor(), get_booklet(session, number), reason)
     emit(as_json, {"booklet": number, "cancelled": cancelled}, f"Carnet {number} : {cancelled} chèques annulés.")
 
 
@@ -159,8 +174,8 @@ def distributions() -> None:
 def distributions_record(number: str, distributor_id: int, beneficiary: str, as_json: bool) -> None:
     """Enregistre la remise d'un carnet à un bénéficiaire."""
     with command_unit_of_work() as session:
-        booklet = api.record_distribution(session, cli_actor(), directory_api.get_organisation(session, distributor_id),
-                                          api.get_booklet(session, number), beneficiary)
+        booklet = record_distribution(session, cli_actor(), directory_api.get_organisation(session, distributor_id),
+                                          get_booklet(session, number), beneficiary)
         payload = {"booklet": booklet.number, "order": booklet.order_id, "distributor_id": distributor_id,
                    "distributed_at": booklet.distributed_at.isoformat()}
     emit(as_json, payload, f"Carnet {number} remis.")
@@ -180,14 +195,14 @@ def statements() -> None:
 def statements_close(month: str, csv_path: Path | None, pdf_path: Path | None, as_json: bool) -> None:
     """Clôt un mois : un relevé par lieu, numéros sans trou ; relancer ne change rien."""
     with command_unit_of_work() as session:
-        summary = api.close_month(session, cli_actor(), api.parse_month(month))
+        summary = close_month(session, cli_actor(), parse_month(month))
         statements_ = summary["statements"]
         if csv_path:
-            csv_path.write_text(api.statements_csv(statements_), encoding="utf-8")
+            csv_path.write_text(statements_csv(statements_), encoding="utf-8")
         if pdf_path:
             printing.print_statements(statements_, pdf_path)
         payload = {"month": summary["month"], "created": summary["created"], "already_closed": summary["already_closed"],
-                   "statements": [api.statement_payload(s) for s in statements_]}
+                   "statements": [statement_payload(s) for s in statements_]}
     total = sum(s["net_cents"] for s in payload["statements"])
     emit(as_json, payload, f"Mois {payload['month']} : {payload['created']} relevés créés, {payload['already_closed']} "
                            f"déjà clos ; total net {total / 100:.2f} €.")
@@ -207,7 +222,7 @@ def fee_rules() -> None:
 def fee_rules_set(kind: str, value: int, valid_from, as_json: bool) -> None:
     """Nouvelle valeur d'une règle à partir d'une date ; le passé n'est jamais réécrit."""
     with command_unit_of_work() as session:
-        rule = api.change_fee_rule(session, cli_actor(), kind, value, valid_from.date())
+        rule = change_fee_rule(session, cli_actor(), kind, value, valid_from.date())
         payload = {"id": rule.id, "kind": rule.kind.value, "value": rule.value, "valid_from": rule.valid_from.isoformat()}
     emit(as_json, payload, f"Règle {kind} = {value} à partir du {valid_from:%d/%m/%Y}.")
 

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from directory.db import Base, utcnow
 from directory.models import Organisation, Service, Venue, _enum
 
+MAX_ID = 2**31 - 1  # an INTEGER key; a larger number from a URL names nothing
+
 
 class OrderStatus(enum.StrEnum):
     DRAFT = "draft"

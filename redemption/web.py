@@ -14,9 +14,13 @@ from directory import api as directory_api
 from directory.errors import DomainError, Forbidden, InvalidInput
 from directory.models import Role, Venue
 from directory.web import csrf, current_actor, limiter, request_session, role_required
-from redemption import api
+from redemption import redemptions
+from redemption.booklets import get_booklet
+from redemption.distribution import record_distribution
 from redemption.errors import Unauthenticated
 from redemption.models import ORDER_STATUS_LABELS
+from redemption.orders import get_order, sponsor_orders
+from redemption.reports import report_csv, sponsor_report
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
@@ -93,7 +97,7 @@ def _venue_of_user(venue_id: Any) -> Venue:
 def _api_venue(body: dict[str, Any]) -> tuple[Venue, directory_api.Actor]:
     token = _bearer_token()
     if token is not None:
-        found = api.venue_for_api_key(request_session(), token)
+        found = redemptions.venue_for_api_key(request_session(), token)
         if found is None:
             raise Unauthenticated("Clé d'API inconnue, révoquée ou non rattachée à un lieu.", field="Authorization")
         key, venue = found
@@ -118,8 +122,8 @@ def _json_body() -> dict[str, Any]:
 def create_redemption() -> tuple[dict[str, Any], int]:
     body = _json_body()
     venue, actor = _api_venue(body)
-    redemption, created = api.redeem(request_session(), actor, venue, body.get("codes"), body.get("service"))
-    return api.redemption_payload(redemption), 201 if created else 200
+    redemption, created = redemptions.redeem(request_session(), actor, venue, body.get("codes"), body.get("service"))
+    return redemptions.redemption_payload(redemption), 201 if created else 200
 
 
 @bp.post("/api/v1/redemptions/<int:redemption_id>/cancel")
@@ -128,8 +132,8 @@ def create_redemption() -> tuple[dict[str, Any], int]:
 def cancel_redemption(redemption_id: int) -> tuple[dict[str, Any], int]:
     body = request.get_json(silent=True) or {}
     venue, actor = _api_venue(body if isinstance(body, dict) else {})
-    redemption = api.cancel_redemption(request_session(), actor, venue, redemption_id)
-    return api.redemption_payload(redemption), 200
+    redemption = redemptions.cancel_redemption(request_session(), actor, venue, redemption_id)
+    return redemptions.redemption_payload(redemption), 200
 
 
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -207,8 +211,8 @@ def scan() -> Any:
         codes = [c for c in (request.form.get("code", ""), request.form.get("code2", "")) if c.strip()]
         try:
             venue = _venue_of_user(request.form.get("venue_id"))
-            redemption, created = api.redeem(db, current_actor(), venue, codes, request.form.get("service"))
-            result = {"redemption": api.redemption_payload(redemption), "created": created}
+            redemption, created = redemptions.redeem(db, current_actor(), venue, codes, request.form.get("service"))
+            result = {"redemption": redemptions.redemption_payload(redemption), "created": created}
             status = 201 if created else 200
         except DomainError as refused:
             error, status = refused, refused.status
@@ -216,7 +220,7 @@ def scan() -> Any:
     return render_template(
         "redemption/scan.html", venues=venues, venue=venue, services=services,
         chosen_service=session.get("scan_service", ""), two=session.get("scan_two", False),
-        result=result, error=error, recent=api.recent_redemptions(db, venue),
+        result=result, error=error, recent=redemptions.recent_redemptions(db, venue),
     ), status
 
 
@@ -224,7 +228,7 @@ def scan() -> Any:
 @role_required(Role.VENUE_STAFF)
 def scan_cancel(redemption_id: int) -> Any:
     venue = _venue_of_user(request.form.get("venue_id"))
-    api.cancel_redemption(request_session(), current_actor(), venue, redemption_id)
+    redemptions.cancel_redemption(request_session(), current_actor(), venue, redemption_id)
     return redirect(url_for("redemption.scan"))
 
 
@@ -245,8 +249,8 @@ def distribution() -> Any:
             distributor = next((o for o in organisations if str(o.id) == chosen), None)
             if distributor is None:
                 raise Forbidden("Vous n'êtes pas aiguilleur pour cette organisation.", field="distributor_id")
-            booklet = api.get_booklet(db, request.form.get("booklet", ""))
-            done = api.record_distribution(db, current_actor(), distributor, booklet, request.form.get("beneficiary_ref", ""))
+            booklet = get_booklet(db, request.form.get("booklet", ""))
+            done = record_distribution(db, current_actor(), distributor, booklet, request.form.get("beneficiary_ref", ""))
             status = 201
         except DomainError as refused:
             error, status = refused, refused.status
@@ -265,7 +269,7 @@ def _sponsor_scope() -> list[int] | None:
 
 
 def _order_for_user(order_id: int) -> Any:
-    order = api.get_order(request_session(), order_id)
+    order = get_order(request_session(), order_id)
     scope = _sponsor_scope()
     if scope is not None and order.sponsor_id not in scope:
         abort(403)
@@ -275,7 +279,7 @@ def _order_for_user(order_id: int) -> Any:
 @bp.get("/pass/commandes")
 @role_required(Role.SPONSOR, Role.APTIC_STAFF)
 def orders() -> str:
-    return render_template("redemption/orders.html", orders=api.sponsor_orders(request_session(), _sponsor_scope()),
+    return render_template("redemption/orders.html", orders=sponsor_orders(request_session(), _sponsor_scope()),
                            labels=ORDER_STATUS_LABELS)
 
 
@@ -283,7 +287,7 @@ def orders() -> str:
 @role_required(Role.SPONSOR, Role.APTIC_STAFF)
 def order_report(order_id: int) -> str:
     order = _order_for_user(order_id)
-    return render_template("redemption/report.html", order=order, report=api.sponsor_report(request_session(), order),
+    return render_template("redemption/report.html", order=order, report=sponsor_report(request_session(), order),
                            labels=ORDER_STATUS_LABELS)
 
 
@@ -291,7 +295,7 @@ def order_report(order_id: int) -> str:
 @role_required(Role.SPONSOR, Role.APTIC_STAFF)
 def order_report_csv(order_id: int) -> Response:
     order = _order_for_user(order_id)
-    body = api.report_csv(api.sponsor_report(request_session(), order))
+    body = report_csv(sponsor_report(request_session(), order))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="rapport-commande-{order.id}.csv"'})
 

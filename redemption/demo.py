@@ -1,0 +1,124 @@
+"""The pass part of `aptic demo`: issued orders, distributed booklets, months of redemptions and statements."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from directory.api import Actor
+from directory.db import utcnow
+from directory.models import ApiKey, AuditEvent, Organisation, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
+from redemption import codes as cheque_codes
+from redemption.models import Booklet, Cheque, ChequeStatus, Order, Redemption, RedemptionCheque, RedemptionStatus
+from redemption.months import paris_date
+from redemption.orders import confirm_order, create_order, issue_order, pay_order
+from redemption.redemptions import venue_in_territories
+from redemption.statements import close_month
+
+def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
+    """Two issued orders with distributed booklets and a few months of redemptions; fast (bulk)."""
+    rng = random.Random(2026)
+    sponsors = list(session.scalars(select(Organisation).where(Organisation.is_sponsor).order_by(Organisation.id)))
+    distributor = session.scalar(select(Organisation).where(Organisation.is_distributor).order_by(Organisation.id))
+    if not sponsors or distributor is None:
+        return
+    demo_key = session.scalar(select(ApiKey).where(ApiKey.venue_id.is_not(None)).order_by(ApiKey.id))
+    now = utcnow()
+    today = paris_date(now)
+    for number, sponsor in enumerate(sponsors[:2]):
+        commune = session.scalar(select(Territory).where(Territory.level == TerritoryLevel.COMMUNE,
+                                                         Territory.code == sponsor.code_insee))
+        regions = {commune.region_code} if commune is not None else set()
+        if number == 0 and demo_key is not None:
+            showcase = session.scalar(select(Territory).where(Territory.level == TerritoryLevel.COMMUNE,
+                                                              Territory.code == demo_key.venue.code_insee))
+            regions.add(showcase.region_code)
+        order = create_order(
+            session, actor, sponsor, booklets=60, expires_on=date(today.year + 1, 12, 31),
+            territories=[{"level": "region", "code": code} for code in sorted(regions)],
+            cofunder="État" if number == 0 else None, cofunding_percent=50 if number == 0 else 0, today=today,
+        )
+        confirm_order(session, actor, order)
+        pay_order(session, actor, order)
+        issue_order(session, actor, order)
+        _seed_usage(session, actor, rng, order, distributor, now)
+        echo(f"Pass : commande n° {order.id} de « {sponsor.name} » émise ({order.booklet_count} carnets), "
+             "distribuée en partie et utilisée.")
+    month = (today.replace(day=1) - timedelta(days=130)).replace(day=1)
+    while month < today.replace(day=1):
+        close_month(session, actor, month, now=now)
+        month = (month + timedelta(days=32)).replace(day=1)
+    if demo_key is not None:
+        sample = session.execute(
+            select(Cheque.code, Booklet.number).join(Booklet, Booklet.id == Cheque.booklet_id)
+            .where(Cheque.status == ChequeStatus.ISSUED, Booklet.distributed_at.is_not(None))
+            .order_by(Cheque.id).limit(3)
+        ).all()
+        echo("Chèques de démonstration à scanner (carnets distribués) : "
+             + ", ".join(f"{cheque_codes.grouped(code)} (carnet {booklet})" for code, booklet in sample))
+
+
+def _seed_usage(session: Session, actor: Actor, rng: random.Random, order: Order, distributor: Organisation,
+                now: datetime) -> None:
+    booklets = list(session.scalars(select(Booklet).where(Booklet.order_id == order.id).order_by(Booklet.sequence)))
+    distributed = booklets[: len(booklets) * 2 // 3]
+    distributed_at = {b.id: now - timedelta(days=rng.randint(20, 120), minutes=rng.randint(0, 600)) for b in distributed}
+    session.execute(
+        update(Booklet), [
+            {"id": b.id, "distributor_id": distributor.id, "beneficiary_ref": f"BEN-{order.id}-{b.sequence:05d}",
+             "distributed_at": distributed_at[b.id]}
+            for b in distributed
+        ],
+    )
+    venue_services = defaultdict(list)
+    for venue_id, service_id in session.execute(
+        select(VenueService.venue_id, VenueService.service_id).join(Venue, Venue.id == VenueService.venue_id)
+        .where(Venue.status == VenueStatus.QUALIFIED)
+    ):
+        venue_services[venue_id].append(service_id)
+    venues = [v for v in session.scalars(select(Venue).where(Venue.id.in_(venue_services)).order_by(Venue.id))
+              if venue_in_territories(session, v, order.territories)]
+    if not venues:
+        return
+    cheques = session.execute(
+        select(Cheque.id, Cheque.booklet_id, Cheque.value_cents)
+        .where(Cheque.booklet_id.in_([b.id for b in distributed])).order_by(Cheque.booklet_id, Cheque.position)
+    ).all()
+    by_booklet = defaultdict(list)
+    for cheque in cheques:
+        by_booklet[cheque.booklet_id].append(cheque)
+    redemption_rows, line_rows = [], []
+    for booklet_id, booklet_cheques in by_booklet.items():
+        used = booklet_cheques[: rng.randint(0, len(booklet_cheques))]
+        venue = rng.choice(venues)
+        while used:
+            take = used[: rng.choice((1, 1, 2))]
+            used = used[len(take):]
+            elapsed = (now - distributed_at[booklet_id]).total_seconds()
+            redemption_rows.append({
+                "venue_id": venue.id, "service_id": rng.choice(venue_services[venue.id]), "booklet_id": booklet_id,
+                "order_id": order.id, "cheque_count": len(take), "amount_cents": sum(c.value_cents for c in take),
+                "status": RedemptionStatus.REDEEMED, "actor": actor.label,
+                "created_at": distributed_at[booklet_id] + timedelta(seconds=rng.uniform(0, elapsed)),
+            })
+            line_rows.append([c.id for c in take])
+    if not redemption_rows:
+        return
+    ids = session.scalars(insert(Redemption).returning(Redemption.id, sort_by_parameter_order=True), redemption_rows).all()
+    session.execute(insert(RedemptionCheque), [
+        {"redemption_id": rid, "cheque_id": cid, "active": True} for rid, cheque_ids in zip(ids, line_rows, strict=True)
+        for cid in cheque_ids
+    ])
+    session.execute(update(Cheque).where(Cheque.id.in_([cid for ids_ in line_rows for cid in ids_]))
+                    .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session=False))
+    session.execute(insert(AuditEvent), [
+        {"at": row["created_at"], "actor": actor.label, "actor_user_id": None, "action": "redemption.created",
+         "target_type": "redemption", "target_id": str(rid), "data": {"synthetic": True}}
+        for rid, row in zip(ids, redemption_rows, strict=True)
+    ])
+    session.flush()

@@ -1,0 +1,55 @@
+"""Fee rules: dated rates (order fee, commission, monthly fee) and the rounding of amounts in cents."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.api import Actor, record_audit
+from directory.errors import Conflict, InvalidInput, NotFound
+from redemption.models import FeeRule, FeeRuleKind, Statement
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def rule_in_force(session: Session, kind: FeeRuleKind, on: date) -> FeeRule:
+    rule = session.scalar(
+        select(FeeRule)
+        .where(FeeRule.kind == kind, FeeRule.valid_from <= on, (FeeRule.valid_until.is_(None)) | (FeeRule.valid_until > on))
+        .order_by(FeeRule.valid_from.desc())
+        .limit(1)
+    )
+    if rule is None:
+        raise NotFound(f"Aucune règle tarifaire « {kind.value} » n'est en vigueur le {on:%d/%m/%Y}.", field="kind",
+                       code="no_fee_rule")
+    return rule
+
+
+def change_fee_rule(session: Session, actor: Actor, kind: FeeRuleKind | str, value: int, valid_from: date) -> FeeRule:
+    """A new rate from a date on; the rule it replaces keeps applying before that date."""
+    try:
+        kind = FeeRuleKind(kind)
+    except ValueError:
+        raise InvalidInput(f"La règle « {kind} » n'existe pas.", field="kind", code="invalid_fee_rule") from None
+    if not isinstance(value, int) or value < 0:
+        raise InvalidInput("La valeur d'une règle est un entier positif.", field="value", code="invalid_fee_rule")
+    if valid_from.day != 1:
+        raise InvalidInput("Une règle tarifaire prend effet le premier jour d'un mois.", field="valid_from",
+                           code="invalid_fee_rule")
+    latest = session.scalar(select(FeeRule).where(FeeRule.kind == kind).order_by(FeeRule.valid_from.desc()).limit(1))
+    if latest is not None and valid_from <= latest.valid_from:
+        raise Conflict("Une règle plus récente existe déjà : une règle ne réécrit jamais le passé.", field="valid_from",
+                       code="fee_rule_in_the_past")
+    if session.scalar(select(Statement.id).where(Statement.month >= valid_from).limit(1)):
+        raise Conflict("Des relevés sont déjà clos pour cette période : choisissez une date ultérieure.",
+                       field="valid_from", code="fee_rule_in_the_past")
+    if latest is not None and latest.valid_until is None:
+        latest.valid_until = valid_from
+    rule = FeeRule(kind=kind, value=value, valid_from=valid_from)
+    session.add(rule)
+    session.flush()
+    record_audit(session, actor, "fee_rule.created", "fee_rule", rule.id, kind=kind, value=value, valid_from=valid_from)
+    return rule

@@ -1,0 +1,261 @@
+"""Redemptions: a venue scans one or two cheques of a booklet for a service, all or nothing; cancelling one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from directory import api as directory_api
+from directory.api import Actor, record_audit
+from directory.db import PARIS_TZ, utcnow
+from directory.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from directory.models import ApiKey, Service, Territory, TerritoryLevel, Venue, VenueStatus
+from redemption import codes as cheque_codes
+from redemption.errors import (
+    AlreadyRedeemed,
+    ChequeCancelled,
+    ChequeExpired,
+    InvalidCode,
+    MixedBooklets,
+    NotDistributed,
+    OutsideTerritory,
+    ServiceNotAllowed,
+    TooManyCheques,
+    UnknownCode,
+    VenueNotQualified,
+)
+from redemption.models import (
+    MAX_ID,
+    Booklet,
+    Cheque,
+    ChequeStatus,
+    OrderStatus,
+    Redemption,
+    RedemptionCheque,
+    RedemptionStatus,
+)
+from redemption.months import paris_date
+
+MAX_CHEQUES_PER_DELIVERY = 2
+RETRY_WINDOW = timedelta(minutes=10)
+CANCELLATION_WINDOW = timedelta(hours=24)
+TERRITORY_ATTRIBUTE = {
+    TerritoryLevel.REGION: "region_code",
+    TerritoryLevel.DEPARTEMENT: "departement_code",
+    TerritoryLevel.EPCI: "epci_code",
+    TerritoryLevel.COMMUNE: "code",
+}
+
+
+def venue_in_territories(session: Session, venue: Venue, territories: list[dict[str, str]]) -> bool:
+    if not venue.code_insee:
+        return False
+    # Only the codes: loading the commune's polygon would cost more than the whole check.
+    commune = session.execute(
+        select(*(getattr(Territory, name) for name in TERRITORY_ATTRIBUTE.values()))
+        .where(Territory.level == TerritoryLevel.COMMUNE, Territory.code == venue.code_insee)
+    ).first()
+    if commune is None:
+        return False
+    codes = dict(zip(TERRITORY_ATTRIBUTE.values(), commune, strict=True))
+    return any(codes[TERRITORY_ATTRIBUTE[TerritoryLevel(entry["level"])]] == entry["code"] for entry in territories)
+
+
+def _parse_codes(raw_codes: Any) -> list[str]:
+    if isinstance(raw_codes, str):
+        raw_codes = [raw_codes]
+    if not isinstance(raw_codes, list) or not raw_codes:
+        raise InvalidCode("Indiquez le code d'au moins un chèque.", field="codes")
+    if len(raw_codes) > MAX_CHEQUES_PER_DELIVERY:
+        raise TooManyCheques(
+            f"Une prestation se règle avec {MAX_CHEQUES_PER_DELIVERY} chèques au plus.", field="codes",
+        )
+    compact = []
+    for index, raw in enumerate(raw_codes):
+        code = cheque_codes.normalize(raw) if isinstance(raw, str) else None
+        if code is None:
+            raise InvalidCode(
+                f"Le code « {raw} » n'est pas un code de chèque valide : vérifiez la saisie "
+                f"({cheque_codes.LENGTH} caractères, le dernier est une clé de contrôle).",
+                field=f"codes[{index}]",
+            )
+        if code in compact:
+            raise InvalidCode("Le même chèque est scanné deux fois.", field=f"codes[{index}]")
+        compact.append(code)
+    return compact
+
+
+def _service(session: Session, slug: Any) -> Service:
+    if not isinstance(slug, str) or not slug.strip():
+        raise InvalidInput("Indiquez le service rendu (identifiant du référentiel).", field="service", code="required")
+    return directory_api.services_by_slugs(session, [slug], field="service")[0]
+
+
+def _lock_booklets(session: Session, codes: list[str]) -> None:
+    """Serialise deliveries of a booklet: PostgreSQL row locks taken in id order, then the cheques are
+    read again under the lock (SQLite's BEGIN IMMEDIATE already serialises writers)."""
+    session.execute(
+        select(Booklet.id).where(Booklet.id.in_(select(Cheque.booklet_id).where(Cheque.code.in_(codes))))
+        .order_by(Booklet.id).with_for_update()
+    )
+
+
+def redeem(
+    session: Session, actor: Actor, venue: Venue, raw_codes: Any, service_slug: Any, now: datetime | None = None
+) -> tuple[Redemption, bool]:
+    """Redeem one delivery (one or two cheques of one booklet) at a venue, all or nothing.
+
+    Returns the redemption and whether it was created now; the same venue retrying the same
+    delivery within ten minutes gets the original back.
+    """
+    now = now or utcnow()
+    codes = _parse_codes(raw_codes)
+    service = _service(session, service_slug)
+    if venue.status != VenueStatus.QUALIFIED:
+        raise VenueNotQualified(f"Le lieu « {venue.nom} » n'est pas qualifié APTIC aujourd'hui : il ne peut pas "
+                                "encaisser de chèques.", field="venue")
+    _lock_booklets(session, codes)
+    cheques = list(session.scalars(
+        select(Cheque).where(Cheque.code.in_(codes)).options(joinedload(Cheque.booklet).joinedload(Booklet.order))
+        .order_by(Cheque.id).execution_options(populate_existing=True)
+    ))
+    found = {c.code for c in cheques}
+    for index, code in enumerate(codes):
+        if code not in found:
+            raise UnknownCode(f"Le chèque {cheque_codes.grouped(code)} n'existe pas.", field=f"codes[{index}]")
+    if len({c.booklet_id for c in cheques}) > 1:
+        raise MixedBooklets("Les chèques d'une même prestation doivent venir du même carnet.", field="codes")
+    booklet = cheques[0].booklet
+    order = booklet.order
+    for cheque in cheques:
+        if cheque.status == ChequeStatus.CANCELLED:
+            raise ChequeCancelled(f"Le chèque {cheque_codes.grouped(cheque.code)} a été annulé.", field="codes")
+    if order.status == OrderStatus.CLOSED or paris_date(now) > order.expires_on:
+        raise ChequeExpired(f"Ce chèque n'est plus valable depuis le {order.expires_on + timedelta(days=1):%d/%m/%Y}.",
+                            field="codes")
+    redeemed = [c for c in cheques if c.status == ChequeStatus.REDEEMED]
+    if redeemed:
+        return _retry_or_refuse(session, venue, cheques, redeemed[0], now), False
+    if order.requires_distribution and booklet.distributed_at is None:
+        raise NotDistributed(f"Le carnet n° {booklet.number} n'a pas été remis à un bénéficiaire par un aiguilleur : "
+                             "ses chèques ne peuvent pas encore être utilisés.", field="codes")
+    if not venue_in_territories(session, venue, order.territories):
+        raise OutsideTerritory("Ce chèque n'est pas utilisable dans la commune de ce lieu.", field="codes")
+    if service not in venue.services:
+        raise ServiceNotAllowed(f"Le lieu ne propose pas le service « {service.label} ».", field="service")
+    if order.allowed_levels and service.level_number not in order.allowed_levels:
+        raise ServiceNotAllowed(
+            f"Ce chèque ne finance pas les services de niveau {service.level_number}.", field="service",
+        )
+
+    ids = [c.id for c in cheques]
+    claimed = session.execute(
+        update(Cheque).where(Cheque.id.in_(ids), Cheque.status == ChequeStatus.ISSUED)
+        .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session="fetch")
+    ).rowcount
+    if claimed != len(ids):
+        raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes")
+    redemption = Redemption(
+        venue=venue, service=service, booklet=booklet, order_id=order.id, cheque_count=len(ids),
+        amount_cents=sum(c.value_cents for c in cheques), actor=actor.label, created_at=now,
+        lines=[RedemptionCheque(cheque=cheque) for cheque in cheques],
+    )
+    session.add(redemption)
+    try:
+        session.flush()
+    except IntegrityError:
+        # The partial unique index on active redemption lines: another delivery got there first.
+        raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes") from None
+    record_audit(session, actor, "redemption.created", "redemption", redemption.id, venue_id=venue.id,
+                 service=service.slug, booklet=booklet.number, cheques=codes, amount_cents=redemption.amount_cents)
+    return redemption, True
+
+
+def _retry_or_refuse(session: Session, venue: Venue, cheques: list[Cheque], redeemed: Cheque, now: datetime) -> Redemption:
+    original = session.scalar(
+        select(Redemption).join(RedemptionCheque, RedemptionCheque.redemption_id == Redemption.id)
+        .where(RedemptionCheque.cheque_id == redeemed.id, RedemptionCheque.active)
+    )
+    same_venue = original is not None and original.venue_id == venue.id
+    if (same_venue and {line.cheque_id for line in original.lines} == {c.id for c in cheques}
+            and now - original.created_at <= RETRY_WINDOW):
+        return original
+    message = f"Le chèque {cheque_codes.grouped(redeemed.code)} a déjà été encaissé"
+    details = {}
+    if same_venue:
+        message += f" dans votre lieu le {original.created_at.astimezone(PARIS_TZ):%d/%m/%Y à %H:%M}"
+        details = {"redemption_id": original.id, "redeemed_at": original.created_at.isoformat(),
+                   "venue_id": venue.id, "venue": venue.nom}
+    raise AlreadyRedeemed(message + ".", field="codes", details=details)
+
+
+def get_redemption(session: Session, venue: Venue, redemption_id: int) -> Redemption:
+    redemption = session.get(Redemption, redemption_id) if 0 < redemption_id <= MAX_ID else None
+    if redemption is None or redemption.venue_id != venue.id:
+        raise NotFound("Cet encaissement n'existe pas pour ce lieu.", field="redemption", code="unknown_redemption")
+    return redemption
+
+
+def cancel_redemption(
+    session: Session, actor: Actor, venue: Venue, redemption_id: int, now: datetime | None = None
+) -> Redemption:
+    """The venue takes back its own redemption within 24 hours, while no statement covers it."""
+    now = now or utcnow()
+    redemption = get_redemption(session, venue, redemption_id)
+    session.execute(select(Redemption.id).where(Redemption.id == redemption_id).with_for_update())
+    session.refresh(redemption)
+    if redemption.status == RedemptionStatus.REIMBURSED:
+        raise Conflict("Cet encaissement figure déjà sur un relevé : il ne peut plus être annulé.", field="redemption",
+                       code="already_reimbursed")
+    if redemption.status == RedemptionStatus.CANCELLED:
+        raise InvalidTransition("Cet encaissement est déjà annulé.", field="redemption", code="already_cancelled")
+    if now - redemption.created_at > CANCELLATION_WINDOW:
+        raise Conflict("Un encaissement ne peut être annulé que dans les 24 heures.", field="redemption",
+                       code="cancellation_window_closed")
+    redemption.status = RedemptionStatus.CANCELLED
+    redemption.cancelled_at = now
+    cheque_ids = [line.cheque_id for line in redemption.lines]
+    for line in redemption.lines:
+        line.active = False
+    session.flush()
+    session.execute(
+        update(Cheque).where(Cheque.id.in_(cheque_ids)).values(status=ChequeStatus.ISSUED)
+        .execution_options(synchronize_session="fetch")
+    )
+    record_audit(session, actor, "redemption.cancelled", "redemption", redemption.id, venue_id=venue.id)
+    return redemption
+
+
+def redemption_payload(redemption: Redemption) -> dict[str, Any]:
+    return {
+        "id": redemption.id,
+        "status": redemption.status.value,
+        "venue_id": redemption.venue_id,
+        "service": redemption.service.slug,
+        "booklet": redemption.booklet.number,
+        "cheques": [cheque_codes.grouped(line.cheque.code) for line in redemption.lines],
+        "amount_cents": redemption.amount_cents,
+        "created_at": redemption.created_at.isoformat(),
+        "cancellable_until": (redemption.created_at + CANCELLATION_WINDOW).isoformat(),
+    }
+
+
+def recent_redemptions(session: Session, venue: Venue, now: datetime | None = None, limit: int = 20) -> list[Redemption]:
+    """The venue's redemptions since midnight, Paris time, newest first."""
+    now = now or utcnow()
+    midnight = datetime.combine(paris_date(now), time(), PARIS_TZ).astimezone(UTC)
+    return list(session.scalars(
+        select(Redemption).where(Redemption.venue_id == venue.id, Redemption.created_at >= midnight)
+        .options(joinedload(Redemption.service)).order_by(Redemption.id.desc()).limit(limit)
+    ))
+
+
+def venue_for_api_key(session: Session, token: str) -> tuple[ApiKey, Venue] | None:
+    key = directory_api.authenticate_api_key(session, token)
+    if key is None or key.venue is None:
+        return None
+    return key, key.venue
