@@ -16,11 +16,13 @@ ACCESS_RADIUS_M = 10_000.0  # "gains access": no venue of the same level within 
 
 
 def unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere, so that a k-d tree's chord distances order them as on the Earth."""
     lon, lat = np.radians(np.asarray(lon, dtype=float)), np.radians(np.asarray(lat, dtype=float))
     return np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
 
 
-def _chord(metres: float) -> float:
+def chord_length(metres: float) -> float:
+    """The straight-line distance between two points of the unit sphere `metres` apart on the Earth."""
     return 2 * math.sin(metres / (2 * EARTH_RADIUS_M))
 
 
@@ -39,7 +41,7 @@ def _pairs(supply_xyz: np.ndarray, demand_tree: cKDTree, radius_m: float) -> tup
     if len(supply_xyz) == 0 or demand_tree.n == 0:
         empty = np.zeros(0, dtype=int)
         return empty, empty, np.zeros(0)
-    pairs = cKDTree(supply_xyz).sparse_distance_matrix(demand_tree, _chord(radius_m), output_type="ndarray")
+    pairs = cKDTree(supply_xyz).sparse_distance_matrix(demand_tree, chord_length(radius_m), output_type="ndarray")
     return pairs["i"].astype(int), pairs["j"].astype(int), _arc_m(pairs["v"])
 
 
@@ -53,12 +55,13 @@ def e2sfca(demand_lonlat: np.ndarray, population: np.ndarray, supply_lonlat: np.
     demand_lonlat, supply_lonlat = np.asarray(demand_lonlat, dtype=float), np.asarray(supply_lonlat, dtype=float)
     tree = cKDTree(unit_vectors(demand_lonlat[:, 0], demand_lonlat[:, 1]) if len(demand_lonlat) else np.zeros((0, 3)))
     supply_xyz = unit_vectors(supply_lonlat[:, 0], supply_lonlat[:, 1]) if len(supply_lonlat) else np.zeros((0, 3))
-    ratios, s_idx, d_idx, weights = _supply_ratios(supply_xyz, tree, np.asarray(population, dtype=float), zones)
+    ratios, s_idx, d_idx, weights = supply_ratios(supply_xyz, tree, np.asarray(population, dtype=float), zones)
     return 10_000 * np.bincount(d_idx, weights=weights * ratios[s_idx], minlength=len(demand_lonlat)).astype(float)
 
 
-def _supply_ratios(supply_xyz: np.ndarray, demand_tree: cKDTree, population: np.ndarray,
-                   zones: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def supply_ratios(supply_xyz: np.ndarray, demand_tree: cKDTree, population: np.ndarray,
+                  zones: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Step 1 of the E2SFCA: each venue's ratio, with the (venue, commune, weight) pairs step 2 sums over."""
     s_idx, d_idx, metres = _pairs(supply_xyz, demand_tree, zones[-1][0])
     weights = decay_weights(metres, zones)
     reached = np.bincount(s_idx, weights=weights * population[d_idx], minlength=len(supply_xyz)).astype(float)

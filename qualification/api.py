@@ -1,29 +1,19 @@
-"""The qualification's public entry point: re-exports what the shell, `maps` and the tests call.
+"""The qualification's public entry point: re-exports what the shell, `maps`, the views and the tests call.
 
-The business functions live in one module per subject: `checklist`, `applications`, `quotas`,
-`accessibility` (E2SFCA maths), `density` (figures per territory, `DensityModel`), `decisions`,
-`waitlist` (with the weekly promotion step), `venue_changes` (scheduled dequalifications and
-closures) and `demo`.
+The business functions live in one module per subject: `checklist`, `applications` (with their
+status machine), `quotas`, `accessibility` (E2SFCA maths), `density` (figures per territory,
+`DensityModel`), `decisions`, `waitlist` (with the weekly promotion step), `venue_changes`
+(scheduled dequalifications and closures, applied by the weekly rebuild), `backoffice` and `demo`.
 """
 
 from __future__ import annotations
 
-from qualification.accessibility import (
-    ACCESS_RADIUS_M,
-    DECAY_ZONES,
-    EARTH_RADIUS_M,
-    decay_weights,
-    e2sfca,
-    unit_vectors,
-)
+from qualification.accessibility import e2sfca, unit_vectors
 from qualification.applications import (
-    APPLICATION_TRANSITIONS,
-    DOCUMENT_SIGNATURES,
-    EDITABLE,
+    APPLICATION_MACHINE,
     MAX_DOCUMENT_BYTES,
     add_site,
     applications_of,
-    applications_to_review,
     create_application,
     document_path,
     get_application,
@@ -35,10 +25,9 @@ from qualification.applications import (
     transition,
     upload_storage,
 )
+from qualification.backoffice import ReviewRow, proposals_under_review, review_queue
 from qualification.checklist import (
     DOCUMENT_LABELS,
-    DOCUMENTS_ASSOCIATION,
-    DOCUMENTS_OTHER,
     ChecklistItem,
     checklist,
     missing_items,
@@ -46,18 +35,17 @@ from qualification.checklist import (
     status_explanation,
 )
 from qualification.decisions import decide, decisions_of, proposals, reject_application
-from qualification.demo import DEMO_PDF, DEMO_STATUSES, seed_demo
+from qualification.demo import seed_demo
 from qualification.density import (
     DensityModel,
     Proposal,
     TerritoryDensity,
     commune_accessibility,
+    density_outlines,
     density_table,
     territory_density,
 )
 from qualification.quotas import (
-    DEFAULT_LEVEL,
-    DEFAULT_RATIO,
     QUOTA_LEVELS,
     Policy,
     clear_override,
@@ -66,43 +54,33 @@ from qualification.quotas import (
     set_override,
     set_policy,
 )
-from qualification.venue_changes import apply_pending_changes, schedule_venue_change
+from qualification.venue_changes import apply_pending_changes, change_venue_status, schedule_venue_change
 from qualification.waitlist import enforce_quotas, waitlist
 
 __all__ = [
-    "ACCESS_RADIUS_M",
-    "APPLICATION_TRANSITIONS",
-    "DECAY_ZONES",
-    "DEFAULT_LEVEL",
-    "DEFAULT_RATIO",
-    "DEMO_PDF",
-    "DEMO_STATUSES",
-    "DOCUMENTS_ASSOCIATION",
-    "DOCUMENTS_OTHER",
+    "APPLICATION_MACHINE",
     "DOCUMENT_LABELS",
-    "DOCUMENT_SIGNATURES",
-    "EARTH_RADIUS_M",
-    "EDITABLE",
     "MAX_DOCUMENT_BYTES",
     "QUOTA_LEVELS",
     "ChecklistItem",
     "DensityModel",
     "Policy",
     "Proposal",
+    "ReviewRow",
     "TerritoryDensity",
     "add_site",
-    "apply_pending_changes",
     "applications_of",
-    "applications_to_review",
+    "apply_pending_changes",
+    "change_venue_status",
     "checklist",
     "clear_override",
     "commune_accessibility",
     "compute_quota",
     "create_application",
     "current_policy",
-    "decay_weights",
     "decide",
     "decisions_of",
+    "density_outlines",
     "density_table",
     "document_path",
     "e2sfca",
@@ -111,9 +89,11 @@ __all__ = [
     "mark_complete",
     "missing_items",
     "proposals",
+    "proposals_under_review",
     "reject_application",
     "required_documents",
     "return_to_draft",
+    "review_queue",
     "schedule_venue_change",
     "seed_demo",
     "set_bank_details",

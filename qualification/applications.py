@@ -17,6 +17,7 @@ from directory.api import Actor, create_venue, record_audit
 from directory.db import utcnow
 from directory.errors import InvalidInput, InvalidTransition, NotFound
 from directory.models import Organisation, Venue
+from directory.transitions import StateMachine
 from qualification.checklist import missing_items, required_documents
 from qualification.errors import ApplicationIncomplete, BankDetailsInvalid, DocumentRejected
 from qualification.models import (
@@ -37,14 +38,28 @@ DOCUMENT_SIGNATURES = {
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 
 
-APPLICATION_TRANSITIONS = {
-    ApplicationStatus.DRAFT: {ApplicationStatus.SUBMITTED},
-    ApplicationStatus.SUBMITTED: {ApplicationStatus.DRAFT, ApplicationStatus.COMPLETE, ApplicationStatus.REJECTED},
-    ApplicationStatus.COMPLETE: {ApplicationStatus.QUALIFIED, ApplicationStatus.WAITLISTED, ApplicationStatus.REJECTED},
-    ApplicationStatus.WAITLISTED: {ApplicationStatus.QUALIFIED, ApplicationStatus.REJECTED},
-    ApplicationStatus.QUALIFIED: set(),
-    ApplicationStatus.REJECTED: set(),
-}
+def _stamp_submission(application: Application) -> None:
+    application.submitted_at = application.status_changed_at
+
+
+APPLICATION_MACHINE = StateMachine(
+    kind="application",
+    states=ApplicationStatus,
+    moves={
+        ApplicationStatus.DRAFT: frozenset({ApplicationStatus.SUBMITTED}),
+        ApplicationStatus.SUBMITTED: frozenset(
+            {ApplicationStatus.DRAFT, ApplicationStatus.COMPLETE, ApplicationStatus.REJECTED}),
+        ApplicationStatus.COMPLETE: frozenset(
+            {ApplicationStatus.QUALIFIED, ApplicationStatus.WAITLISTED, ApplicationStatus.REJECTED}),
+        ApplicationStatus.WAITLISTED: frozenset({ApplicationStatus.QUALIFIED, ApplicationStatus.REJECTED}),
+        ApplicationStatus.QUALIFIED: frozenset(),
+        ApplicationStatus.REJECTED: frozenset(),
+    },
+    labels=APPLICATION_STATUS_LABELS,
+    refusal="Un dossier « {current} » ne peut pas passer à « {target} ».",
+    on_move={ApplicationStatus.SUBMITTED: _stamp_submission},
+)
+
 EDITABLE = {ApplicationStatus.DRAFT}
 
 
@@ -168,25 +183,7 @@ def upload_storage(config: dict[str, Any], instance_path: str) -> Path:
 def transition(session: Session, actor: Actor, application: Application, target: ApplicationStatus | str,
                reason: str) -> Application:
     """Move an application along its status machine, audited with author and reason."""
-    try:
-        target = ApplicationStatus(target)
-    except ValueError:
-        raise InvalidInput(f"Le statut « {target} » n'existe pas.", field="status", code="invalid_status") from None
-    if not (reason or "").strip():
-        raise InvalidInput("Indiquez le motif du changement de statut.", field="reason", code="required")
-    if target not in APPLICATION_TRANSITIONS[application.status]:
-        raise InvalidTransition(
-            f"Un dossier « {APPLICATION_STATUS_LABELS[application.status]} » ne peut pas passer à "
-            f"« {APPLICATION_STATUS_LABELS[target]} ».", field="status",
-        )
-    previous = application.status
-    application.status = target
-    application.status_changed_at = utcnow()
-    if target == ApplicationStatus.SUBMITTED:
-        application.submitted_at = application.status_changed_at
-    session.flush()
-    record_audit(session, actor, "application.status_changed", "application", application.id,
-                 before=previous.value, after=target.value, reason=reason.strip())
+    APPLICATION_MACHINE.move(session, actor, application, target, reason)
     return application
 
 
@@ -209,16 +206,6 @@ def mark_complete(session: Session, actor: Actor, application: Application) -> A
 
 def return_to_draft(session: Session, actor: Actor, application: Application, reason: str) -> Application:
     return transition(session, actor, application, ApplicationStatus.DRAFT, reason)
-
-
-def applications_to_review(session: Session) -> list[Application]:
-    return list(session.scalars(
-        select(Application)
-        .options(selectinload(Application.organisation), selectinload(Application.documents),
-                 selectinload(Application.sites).selectinload(ApplicationVenue.venue))
-        .where(Application.status.in_([ApplicationStatus.SUBMITTED, ApplicationStatus.COMPLETE, ApplicationStatus.WAITLISTED]))
-        .order_by(Application.submitted_at, Application.id)
-    ))
 
 
 def applications_of(session: Session, organisation_ids: list[int]) -> list[Application]:

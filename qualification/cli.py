@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from directory.api import get_venue, set_venue_status
+from directory.api import get_venue
 from directory.cli import cli_actor, command_unit_of_work, emit
 from qualification import api
 
@@ -100,14 +100,11 @@ def venue_status(venue_id: int, target: str, reason: str) -> None:
     """Suspend ou rétablit un lieu qualifié tout de suite ; une déqualification ou une fermeture attend
     la reconstruction hebdomadaire."""
     with command_unit_of_work() as session:
-        venue = get_venue(session, venue_id)
-        if target in ("dequalified", "closed"):
-            api.schedule_venue_change(session, cli_actor(), venue, target, reason)
-            text = f"Lieu n° {venue_id} : passage au statut « {target} » lors de la prochaine reconstruction."
-        else:
-            set_venue_status(session, cli_actor(), venue, target, reason)
-            text = f"Lieu n° {venue_id} : statut « {target} »."
-    click.echo(text)
+        pending = api.change_venue_status(session, cli_actor(), get_venue(session, venue_id), target, reason)
+    if pending is not None:
+        click.echo(f"Lieu n° {venue_id} : passage au statut « {target} » lors de la prochaine reconstruction.")
+    else:
+        click.echo(f"Lieu n° {venue_id} : statut « {target} ».")
 
 
 commands = [qualification]

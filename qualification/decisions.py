@@ -10,7 +10,7 @@ from directory.db import utcnow
 from directory.errors import InvalidTransition
 from directory.models import VenueStatus
 from qualification.applications import transition
-from qualification.density import DensityModel, Proposal, _lonlat
+from qualification.density import DensityModel, Proposal, venue_lonlat
 from qualification.models import (
     APPLICATION_STATUS_LABELS,
     Application,
@@ -21,8 +21,9 @@ from qualification.models import (
 )
 
 
-def _record_decision(session: Session, actor: Actor, site: ApplicationVenue, proposal: Proposal, outcome: VenueOutcome,
-                     rule: str, sentence: str) -> Decision:
+def record_decision(session: Session, actor: Actor, site: ApplicationVenue, proposal: Proposal, outcome: VenueOutcome,
+                    rule: str, sentence: str) -> Decision:
+    """Keep a decision on one point de présence with the figures that explain it, and audit it."""
     figures = proposal.territory
     decision = Decision(
         application_id=site.application_id, venue_id=site.venue_id, outcome=outcome, rule=rule,
@@ -47,7 +48,7 @@ def proposals(session: Session, application: Application, model: DensityModel | 
             proposal = model.proposal(site.venue)
             result.append(proposal)
             if proposal.outcome == VenueOutcome.QUALIFIED:
-                lon, lat = _lonlat(session, site.venue)
+                lon, lat = venue_lonlat(session, site.venue)
                 model.add_venue(site.venue_id, site.venue.code_insee, lon, lat, set(site.venue.levels))
     return result
 
@@ -70,7 +71,7 @@ def decide(session: Session, actor: Actor, application: Application, model: Dens
             set_venue_status(session, actor, site.venue, VenueStatus.QUALIFIED, proposal.sentence)
         else:
             site.waitlisted_at = now
-        decisions.append(_record_decision(session, actor, site, proposal, proposal.outcome, proposal.rule, proposal.sentence))
+        decisions.append(record_decision(session, actor, site, proposal, proposal.outcome, proposal.rule, proposal.sentence))
     qualified = any(s.outcome == VenueOutcome.QUALIFIED for s in application.sites)
     target = ApplicationStatus.QUALIFIED if qualified else ApplicationStatus.WAITLISTED
     transition(session, actor, application, target, "; ".join(d.sentence for d in decisions) or "Décision selon les quotas.")
@@ -85,8 +86,8 @@ def reject_application(session: Session, actor: Actor, application: Application,
     for site in open_sites:
         site.outcome = VenueOutcome.REJECTED
         proposal = model.proposal(site.venue)
-        _record_decision(session, actor, site, proposal, VenueOutcome.REJECTED, "rejected_by_staff",
-                         f"Refusé par l'équipe APTIC : {reason.strip()}")
+        record_decision(session, actor, site, proposal, VenueOutcome.REJECTED, "rejected_by_staff",
+                        f"Refusé par l'équipe APTIC : {reason.strip()}")
     session.flush()
     return application
 

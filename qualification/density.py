@@ -7,20 +7,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from geoalchemy2.shape import to_shape
 from scipy.spatial import cKDTree
-from sqlalchemy import func, select
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
 from qualification.accessibility import (
     ACCESS_RADIUS_M,
     DECAY_ZONES,
-    _chord,
-    _supply_ratios,
+    chord_length,
+    supply_ratios,
     unit_vectors,
 )
 from qualification.models import QuotaOverride, VenueOutcome
-from qualification.quotas import _clean_level, _territory, compute_quota, current_policy
+from qualification.quotas import clean_level, compute_quota, current_policy, find_territory
+
+OUTLINE_TOLERANCE_DEGREES = 0.005  # about 500 m: enough for a national map, light to send
 
 
 @dataclass
@@ -78,7 +82,8 @@ class Proposal:
     sentence: str
 
 
-def _fmt(number: float | int) -> str:
+def format_number(number: float | int) -> str:
+    """A number as French text: narrow no-break space between thousands, decimal comma."""
     if isinstance(number, float):
         return f"{number:,.2f}".replace(",", "\u202f").replace(".", ",")
     return f"{number:,}".replace(",", "\u202f")
@@ -94,7 +99,7 @@ class DensityModel:
     def __init__(self, session: Session, level: str | None = None) -> None:
         self.session = session
         self.policy = current_policy(session)
-        self.level = _clean_level(level) if level else self.policy.level
+        self.level = clean_level(level) if level else self.policy.level
         self.overrides = {(o.level, o.code): o for o in session.scalars(select(QuotaOverride))}
         rows = session.execute(
             select(Territory.code, Territory.population, Territory.epci_code, Territory.departement_code,
@@ -156,7 +161,7 @@ class DensityModel:
         self.supply_lonlat = np.array([(s[1], s[2]) for s in supply], dtype=float).reshape(-1, 2)
         self.supply_levels = [s[3] for s in supply]
         supply_xyz = unit_vectors(self.supply_lonlat[:, 0], self.supply_lonlat[:, 1]) if supply else np.zeros((0, 3))
-        ratios, s_idx, d_idx, weights = _supply_ratios(supply_xyz, self.commune_tree, self.located_population, DECAY_ZONES)
+        ratios, s_idx, d_idx, weights = supply_ratios(supply_xyz, self.commune_tree, self.located_population, DECAY_ZONES)
         self.scores = 10_000 * np.bincount(d_idx, weights=weights * ratios[s_idx], minlength=len(self.located)).astype(float)
         self._level_trees: dict[int, cKDTree] | None = None
 
@@ -224,7 +229,7 @@ class DensityModel:
         ratio, decayed, to the communes within its catchment.
         """
         xyz = unit_vectors(np.array([lon]), np.array([lat]))
-        ratios, _, d_idx, weights = _supply_ratios(xyz, self.commune_tree, self.located_population, DECAY_ZONES)
+        ratios, _, d_idx, weights = supply_ratios(xyz, self.commune_tree, self.located_population, DECAY_ZONES)
         return d_idx, 10_000 * weights * ratios[0]
 
     def accessibility_after(self, key: tuple[str, str], lon: float | None, lat: float | None) -> float:
@@ -249,7 +254,7 @@ class DensityModel:
         if lon is None or not levels:
             return 0
         xyz = unit_vectors(np.array([lon]), np.array([lat]))[0]
-        near = np.array(self.commune_tree.query_ball_point(xyz, _chord(ACCESS_RADIUS_M)), dtype=int)
+        near = np.array(self.commune_tree.query_ball_point(xyz, chord_length(ACCESS_RADIUS_M)), dtype=int)
         if len(near) == 0:
             return 0
         lacking = np.zeros(len(near), dtype=bool)
@@ -258,7 +263,7 @@ class DensityModel:
             if tree.n == 0:
                 lacking[:] = True
                 break
-            distances, _ = tree.query(self.commune_xyz[near], distance_upper_bound=_chord(ACCESS_RADIUS_M))
+            distances, _ = tree.query(self.commune_xyz[near], distance_upper_bound=chord_length(ACCESS_RADIUS_M))
             lacking |= np.isinf(distances)
         return int(self.located_population[near[lacking]].sum())
 
@@ -277,17 +282,17 @@ class DensityModel:
     # --- proposals
 
     def proposal(self, venue: Venue, lonlat: tuple[float | None, float | None] | None = None) -> Proposal:
-        lon, lat = lonlat or _lonlat(self.session, venue)
+        lon, lat = lonlat or venue_lonlat(self.session, venue)
         levels = set(venue.levels)
         key = self.territory_key(venue.code_insee) or ("commune", venue.code_insee or "")
         figures = self.figures(key)
         after = self.accessibility_after(key, lon, lat)
         gain = self.population_gain(lon, lat, levels)
-        situation = (f"{figures.name} ({_fmt(figures.population)} habitants) compte {figures.qualified} lieu(x) "
+        situation = (f"{figures.name} ({format_number(figures.population)} habitants) compte {figures.qualified} lieu(x) "
                      f"qualifié(s) pour un quota de {figures.quota} ({figures.quota_rule} : au moins 1, "
-                     f"puis 1 de plus par {_fmt(figures.ratio)} habitants)")
-        effect = (f"l'accessibilité du territoire passe de {_fmt(figures.accessibility)} à {_fmt(after)} "
-                  f"lieu pour 10 000 habitants et {_fmt(gain)} habitants gagnent un lieu de même niveau à moins de 10 km")
+                     f"puis 1 de plus par {format_number(figures.ratio)} habitants)")
+        effect = (f"l'accessibilité du territoire passe de {format_number(figures.accessibility)} à {format_number(after)} "
+                  f"lieu pour 10 000 habitants et {format_number(gain)} habitants gagnent un lieu de même niveau à moins de 10 km")
         if figures.qualified < figures.quota:
             outcome, rule = VenueOutcome.QUALIFIED, "under_quota"
             sentence = f"Qualifié : {situation} ; ce lieu porte le nombre à {figures.qualified + 1}, et {effect}."
@@ -298,7 +303,8 @@ class DensityModel:
         return Proposal(venue.id, figures, outcome, rule, after, gain, sentence)
 
 
-def _lonlat(session: Session, venue: Venue) -> tuple[float | None, float | None]:
+def venue_lonlat(session: Session, venue: Venue) -> tuple[float | None, float | None]:
+    """(longitude, latitude) of a venue, (None, None) when it has no position."""
     if venue.location is None:
         return None, None
     row = session.execute(select(func.ST_X(Venue.location), func.ST_Y(Venue.location)).where(Venue.id == venue.id)).one()
@@ -313,7 +319,7 @@ def density_table(session: Session, level: str | None = None) -> list[TerritoryD
 def territory_density(session: Session, level: str, code: str) -> TerritoryDensity:
     """Figures of one territory: population, qualified venues, quota, density and accessibility."""
     model = DensityModel(session, level)
-    territory = _territory(session, level, code)
+    territory = find_territory(session, level, code)
     return model.figures((level, territory.code))
 
 
@@ -321,3 +327,26 @@ def commune_accessibility(session: Session) -> dict[str, float]:
     """E2SFCA score of every located commune, in qualified venues per 10,000 inhabitants within reach."""
     model = DensityModel(session)
     return {model.commune_codes[int(i)]: float(score) for i, score in zip(model.located, model.scores, strict=True)}
+
+
+def density_outlines(session: Session, rows: list[TerritoryDensity],
+                     tolerance_degrees: float = OUTLINE_TOLERANCE_DEGREES) -> list[tuple[TerritoryDensity, BaseGeometry]]:
+    """The outline of each territory of a density table, simplified for a national map.
+
+    Island communes that are their own territory are drawn among the territories of the policy's level.
+    """
+    by_key = {(row.level, row.code): row for row in rows}
+    levels = {row.level for row in rows}
+    wanted = or_(*(
+        Territory.level == level if level != "commune" or levels == {"commune"}
+        else Territory.code.in_([row.code for row in rows if row.level == "commune"]) & (Territory.level == level)
+        for level in levels
+    ))
+    outlines = []
+    for level, code, geom in session.execute(
+        select(Territory.level, Territory.code, Territory.geom).where(wanted, Territory.geom.is_not(None))
+    ):
+        row = by_key.get((str(level), code))
+        if row is not None:
+            outlines.append((row, to_shape(geom).simplify(tolerance_degrees, preserve_topology=True)))
+    return outlines

@@ -41,7 +41,7 @@ def current_policy(session: Session) -> Policy:
     return Policy(row.level, row.ratio, row.reason, row.created_at)
 
 
-def _clean_level(level: str) -> str:
+def clean_level(level: str) -> str:
     if level not in QUOTA_LEVELS:
         raise InvalidInput(
             f"Le niveau « {level} » n'existe pas (valeurs possibles : {', '.join(QUOTA_LEVELS)}).",
@@ -61,15 +61,15 @@ def _clean_positive(value: Any, field_name: str, label: str, minimum: int = 1) -
     return number
 
 
-def _clean_reason(reason: str) -> str:
+def clean_reason(reason: str) -> str:
     if not (reason or "").strip():
         raise InvalidInput("Indiquez le motif de la modification.", field="reason", code="required")
     return reason.strip()
 
 
 def set_policy(session: Session, actor: Actor, *, level: str, ratio: Any, reason: str) -> Policy:
-    row = QuotaPolicy(level=_clean_level(level), ratio=_clean_positive(ratio, "ratio", "Le ratio"),
-                      reason=_clean_reason(reason), actor=actor.label)
+    row = QuotaPolicy(level=clean_level(level), ratio=_clean_positive(ratio, "ratio", "Le ratio"),
+                      reason=clean_reason(reason), actor=actor.label)
     session.add(row)
     session.flush()
     record_audit(session, actor, "quota.policy_set", "quota_policy", row.id, level=row.level, ratio=row.ratio,
@@ -80,13 +80,13 @@ def set_policy(session: Session, actor: Actor, *, level: str, ratio: Any, reason
 def set_override(session: Session, actor: Actor, *, level: str, code: str, reason: str, ratio: Any = None,
                  quota: Any = None) -> QuotaOverride:
     """Set by hand the ratio or the quota of one territory (a quota wins over a ratio)."""
-    level = _clean_level(level)
-    territory = _territory(session, level, code)
+    level = clean_level(level)
+    territory = find_territory(session, level, code)
     ratio = _clean_positive(ratio, "ratio", "Le ratio") if ratio not in (None, "") else None
     quota = _clean_positive(quota, "quota", "Le quota") if quota not in (None, "") else None
     if ratio is None and quota is None:
         raise InvalidInput("Indiquez un ratio ou un quota.", field="quota", code="required")
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     row = session.scalar(select(QuotaOverride).where(QuotaOverride.level == level, QuotaOverride.code == territory.code))
     if row is None:
         row = QuotaOverride(level=level, code=territory.code)
@@ -104,10 +104,10 @@ def clear_override(session: Session, actor: Actor, *, level: str, code: str, rea
         raise NotFound("Ce territoire n'a pas de quota fixé à la main.", field="code", code="no_override")
     session.delete(row)
     session.flush()
-    record_audit(session, actor, "quota.override_cleared", "territory", f"{level}:{code}", reason=_clean_reason(reason))
+    record_audit(session, actor, "quota.override_cleared", "territory", f"{level}:{code}", reason=clean_reason(reason))
 
 
-def _territory(session: Session, level: str, code: str) -> Territory:
+def find_territory(session: Session, level: str, code: str) -> Territory:
     territory = session.scalar(select(Territory).where(Territory.level == level, Territory.code == (code or "").strip().upper()))
     if territory is None:
         raise NotFound(f"Aucun territoire de niveau « {level} » n'a le code « {code} ».", field="code",

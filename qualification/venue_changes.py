@@ -10,7 +10,22 @@ from directory.db import utcnow
 from directory.errors import DomainError, InvalidInput, InvalidTransition
 from directory.models import Venue, VenueStatus
 from qualification.models import PendingVenueChange
-from qualification.quotas import _clean_reason
+from qualification.quotas import clean_reason
+
+# A qualified venue leaves the public map only with the weekly rebuild; a suspension or its end is immediate.
+SCHEDULED_STATUSES = (VenueStatus.DEQUALIFIED, VenueStatus.CLOSED)
+
+
+def change_venue_status(session: Session, actor: Actor, venue: Venue, target: VenueStatus | str,
+                        reason: str) -> PendingVenueChange | None:
+    """Suspend or restore a venue now, or schedule its dequalification or closure for the next rebuild.
+
+    Returns the pending change when the change waits for the rebuild, None when it is applied now.
+    """
+    if target in SCHEDULED_STATUSES:
+        return schedule_venue_change(session, actor, venue, target, reason)
+    set_venue_status(session, actor, venue, target, reason)
+    return None
 
 
 def schedule_venue_change(session: Session, actor: Actor, venue: Venue, target: VenueStatus | str, reason: str) -> PendingVenueChange:
@@ -19,7 +34,7 @@ def schedule_venue_change(session: Session, actor: Actor, venue: Venue, target: 
         target = VenueStatus(target)
     except ValueError:
         raise InvalidInput(f"Le statut « {target} » n'existe pas.", field="status", code="invalid_status") from None
-    if target not in (VenueStatus.DEQUALIFIED, VenueStatus.CLOSED):
+    if target not in SCHEDULED_STATUSES:
         raise InvalidInput("Seules une déqualification ou une fermeture attendent la reconstruction hebdomadaire.",
                            field="status", code="invalid_status")
     if target not in VENUE_TRANSITIONS[venue.status]:
@@ -31,7 +46,7 @@ def schedule_venue_change(session: Session, actor: Actor, venue: Venue, target: 
     if pending is None:
         pending = PendingVenueChange(venue_id=venue.id)
         session.add(pending)
-    pending.target_status, pending.reason, pending.actor, pending.requested_at = target, _clean_reason(reason), actor.label, utcnow()
+    pending.target_status, pending.reason, pending.actor, pending.requested_at = target, clean_reason(reason), actor.label, utcnow()
     session.flush()
     record_audit(session, actor, "venue.change_scheduled", "venue", venue.id, target=target.value, reason=pending.reason)
     return pending

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, selectinload
 from directory.api import Actor, set_venue_status
 from directory.models import Venue, VenueStatus
 from qualification.applications import transition
-from qualification.decisions import _record_decision
-from qualification.density import DensityModel, _fmt
+from qualification.decisions import record_decision
+from qualification.density import DensityModel, format_number
 from qualification.models import ApplicationStatus, ApplicationVenue, VenueOutcome
 
 
@@ -80,15 +80,15 @@ def _promote(session: Session, actor: Actor, site: ApplicationVenue, model: Dens
              lonlat: tuple[float | None, float | None]) -> int:
     proposal = model.proposal(site.venue, lonlat)
     figures = proposal.territory
-    sentence = (f"Qualifié depuis la liste d'attente : {figures.name} ({_fmt(figures.population)} habitants) compte "
+    sentence = (f"Qualifié depuis la liste d'attente : {figures.name} ({format_number(figures.population)} habitants) compte "
                 f"{figures.qualified} lieu(x) qualifié(s) pour un quota de {figures.quota}, une place est libre ; "
-                f"{_fmt(proposal.population_gain)} habitants gagnent un lieu de même niveau à moins de 10 km et "
-                f"l'accessibilité passe de {_fmt(figures.accessibility)} à {_fmt(proposal.accessibility_after)} "
+                f"{format_number(proposal.population_gain)} habitants gagnent un lieu de même niveau à moins de 10 km et "
+                f"l'accessibilité passe de {format_number(figures.accessibility)} à {format_number(proposal.accessibility_after)} "
                 "lieu pour 10 000 habitants.")
     site.outcome = VenueOutcome.QUALIFIED
     site.population_gain = proposal.population_gain
     set_venue_status(session, actor, site.venue, VenueStatus.QUALIFIED, sentence)
-    _record_decision(session, actor, site, proposal, VenueOutcome.QUALIFIED, "waitlist_promotion", sentence)
+    record_decision(session, actor, site, proposal, VenueOutcome.QUALIFIED, "waitlist_promotion", sentence)
     application = site.application
     if application.status == ApplicationStatus.WAITLISTED:
         transition(session, actor, application, ApplicationStatus.QUALIFIED, sentence)

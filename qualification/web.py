@@ -4,33 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import branca
-import folium
-import shapely
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from geoalchemy2.shape import to_shape
-from markupsafe import Markup
-from sqlalchemy import or_, select
 
 from directory import api as directory_api
 from directory.errors import DomainError
-from directory.models import Role, Territory
+from directory.models import Role
 from directory.web import current_actor, request_session, role_required
 from qualification import api
+from qualification.density_map import density_map, page_parts
 from qualification.models import (
     APPLICATION_STATUS_LABELS,
     VENUE_OUTCOME_LABELS,
     Application,
-    ApplicationStatus,
 )
 
 bp = Blueprint("qualification", __name__, template_folder="templates", url_prefix="/qualification")
 
-STAFF_ACTIONS = {"complete", "decide", "reject", "return"}
-DENSITY_COLOURS = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"]
-QUOTA_COLOURS = ["#fee5d9", "#fcae91", "#fb6a4a", "#cb181d", "#67000d"]
-SIMPLIFY_DEGREES = 0.005
 SITE_TEXT_FIELDS = ("nom", "adresse", "code_postal", "commune", "code_insee", "horaires")
 
 
@@ -57,9 +47,6 @@ def _fail(error: DomainError, application: Application) -> Any:
 def render_application(application: Application, status: int = 200) -> Any:
     session = request_session()
     staff = _is_staff()
-    proposals = []
-    if staff and application.status in (ApplicationStatus.COMPLETE, ApplicationStatus.WAITLISTED, ApplicationStatus.SUBMITTED):
-        proposals = api.proposals(session, application)
     return render_template(
         "qualification/application.html",
         application=application,
@@ -70,7 +57,7 @@ def render_application(application: Application, status: int = 200) -> Any:
         checklist=api.checklist(application),
         documents=api.required_documents(application.organisation.legal_form),
         services=directory_api.active_services(session),
-        proposals=proposals,
+        proposals=api.proposals_under_review(session, application) if staff else [],
         decisions=api.decisions_of(session, application),
         trail=directory_api.audit_trail(session, "application", application.id),
     ), status
@@ -79,16 +66,8 @@ def render_application(application: Application, status: int = 200) -> Any:
 @bp.get("/")
 @role_required(Role.APTIC_STAFF)
 def back_office() -> str:
-    session = request_session()
-    applications = api.applications_to_review(session)
-    model = api.DensityModel(session) if applications else None
-    rows = []
-    for application in applications:
-        items = api.checklist(application)
-        proposals = api.proposals(session, application, model) if application.status != ApplicationStatus.SUBMITTED else []
-        rows.append({"application": application, "done": sum(i.done for i in items), "total": len(items),
-                     "proposals": proposals})
-    return render_template("qualification/back_office.html", rows=rows, status_labels=APPLICATION_STATUS_LABELS,
+    return render_template("qualification/back_office.html", rows=api.review_queue(request_session()),
+                           status_labels=APPLICATION_STATUS_LABELS,
                            outcome_labels=VENUE_OUTCOME_LABELS)
 
 
@@ -212,62 +191,8 @@ def staff_action(application_id: int) -> Any:
 @role_required(Role.APTIC_STAFF)
 def density() -> str:
     session = request_session()
-    level = request.args.get("niveau") or None
-    rows = api.density_table(session, level)
-    level = rows[0].level if rows else api.current_policy(session).level
-    return render_template("qualification/density.html", rows=rows, level=level, levels=api.QUOTA_LEVELS,
-                           policy=api.current_policy(session), map=_map_parts(_density_map(session, rows)))
-
-
-def _density_map(session: Any, rows: list[api.TerritoryDensity]) -> folium.Map:
-    """Two choropleth layers: venues per 10,000 inhabitants, and quota use."""
-    by_key = {(row.level, row.code): row for row in rows}
-    features = []
-    levels = {row.level for row in rows}
-    wanted = or_(*(
-        Territory.level == level if level != "commune" or levels == {"commune"}
-        else Territory.code.in_([row.code for row in rows if row.level == "commune"]) & (Territory.level == level)
-        for level in levels
-    ))
-    for level, code, geom in session.execute(
-        select(Territory.level, Territory.code, Territory.geom).where(wanted, Territory.geom.is_not(None))
-    ):
-        row = by_key.get((str(level), code))
-        if row is None:
-            continue
-        shape = to_shape(geom).simplify(SIMPLIFY_DEGREES, preserve_topology=True)
-        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(shape), "properties": {
-            "nom": row.name, "code": row.code, "population": row.population, "lieux": f"{row.qualified} / {row.quota}",
-            "densite": round(row.venues_per_10k, 2), "usage": round(100 * row.quota_use),
-        }})
-    fmap = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles="OpenStreetMap", control_scale=True, prefer_canvas=True)
-    density_scale = branca.colormap.StepColormap(
-        DENSITY_COLOURS, index=[0, 0.25, 0.5, 1, 2, 5], vmin=0, vmax=5, caption="Lieux qualifiés pour 10 000 habitants")
-    quota_scale = branca.colormap.StepColormap(
-        QUOTA_COLOURS, index=[0, 50, 90, 100, 101, 300], vmin=0, vmax=300, caption="Usage du quota (%)")
-    tooltip = ["nom", "code", "population", "lieux", "densite", "usage"]
-    aliases = ["Territoire", "Code", "Population", "Lieux qualifiés / quota", "Lieux pour 10 000 hab.", "Usage du quota (%)"]
-    collection = {"type": "FeatureCollection", "features": features}
-    for name, key, scale, shown in (("Densité (lieux pour 10 000 habitants)", "densite", density_scale, True),
-                                    ("Usage du quota", "usage", quota_scale, False)):
-        folium.GeoJson(
-            collection, name=name, show=shown,
-            style_function=lambda feature, key=key, scale=scale: {
-                "fillColor": scale(min(feature["properties"][key], scale.vmax)), "color": "#555555", "weight": 0.4,
-                "fillOpacity": 0.75,
-            },
-            tooltip=folium.GeoJsonTooltip(fields=tooltip, aliases=aliases),
-        ).add_to(fmap)
-    density_scale.add_to(fmap)
-    quota_scale.add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    return fmap
-
-
-def _map_parts(fmap: folium.Map) -> dict[str, Markup]:
-    fmap.default_js = [item for item in folium.Map.default_js if item[0] == "leaflet"]
-    fmap.default_css = [item for item in folium.Map.default_css if item[0] == "leaflet_css"]
-    root = fmap.get_root()
-    root.render()
-    return {"header": Markup(root.header.render()), "html": Markup(root.html.render()),
-            "script": Markup(root.script.render())}
+    rows = api.density_table(session, request.args.get("niveau") or None)
+    policy = api.current_policy(session)
+    return render_template("qualification/density.html", rows=rows, level=rows[0].level if rows else policy.level,
+                           levels=api.QUOTA_LEVELS, policy=policy,
+                           map=page_parts(density_map(api.density_outlines(session, rows))))
