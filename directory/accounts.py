@@ -16,7 +16,7 @@ from directory.audit import Actor, record_audit
 from directory.db import utcnow
 from directory.errors import Conflict, InvalidInput
 from directory.models import ApiKey, Membership, Organisation, Role, User, Venue
-from directory.venues import EMAIL
+from directory.venue_fields import clean_email
 
 _password_hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
@@ -28,8 +28,7 @@ def create_user(
     session: Session, actor: Actor, *, email: str, full_name: str, password: str
 ) -> User:
     email = (email or "").strip().lower()
-    if not EMAIL.match(email):
-        raise InvalidInput(f"Le courriel « {email} » n'est pas valide.", field="email", code="invalid_email")
+    clean_email(email, field="email")
     if not (full_name or "").strip():
         raise InvalidInput("Le nom est obligatoire.", field="full_name", code="required")
     if len(password or "") < MIN_PASSWORD_LENGTH:
@@ -90,6 +89,25 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     user.last_login_at = utcnow()
     session.flush()
     return user
+
+
+def sign_in(session: Session, email: str, password: str) -> User | None:
+    """`authenticate`, and the successful sign-in written to the audit log."""
+    user = authenticate(session, email, password)
+    if user is not None:
+        record_audit(session, Actor.of_user(user), "user.signed_in", "user", user.id)
+    return user
+
+
+def active_user(session: Session, user_id: int) -> User | None:
+    """The account a signed-in browser session refers to, unless it has been deactivated since."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
+def may_see_organisation(user: User, organisation: Organisation) -> bool:
+    """APTIC staff see every organisation; other users the organisations they are members of."""
+    return user.has_role(Role.APTIC_STAFF) or any(m.organisation_id == organisation.id for m in user.memberships)
 
 
 def create_api_key(

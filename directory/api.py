@@ -7,12 +7,15 @@ the unit of work. Inside the package, modules import each other directly, never 
 from __future__ import annotations
 
 from directory.accounts import (
+    active_user,
     add_membership,
     authenticate,
     authenticate_api_key,
     create_api_key,
     create_user,
+    may_see_organisation,
     revoke_api_key,
+    sign_in,
 )
 from directory.audit import Actor, audit_trail, jsonable, record_audit, record_audits
 from directory.hours import DayHours, is_open_at, validate_opening_hours, venue_hours, venue_timezone, week_hours
@@ -47,10 +50,22 @@ from directory.territories import (
     search_communes,
     territory_by_code,
 )
-from directory.venues import (
+from directory.venue_fields import (
     EMAIL,
     PHONE,
+    REQUIRED_FIELDS,
     URL,
+    VENUE_FIELD,
+    VENUE_FIELDS,
+    FieldKind,
+    VenueField,
+    clean_email,
+    normalize_phone,
+    parse_date,
+    venue_field_names,
+)
+from directory.venues import (
+    VENUE_STATUS_MACHINE,
     VENUE_TRANSITIONS,
     clean_venue_fields,
     create_venue,
@@ -70,13 +85,17 @@ __all__ = [
     "REFERENTIAL_FILE", "active_services", "load_referential", "services_by_slugs", "services_for_standard",
     # organisations
     "clean_rna", "clean_siret", "create_organisation", "get_organisation",
+    # venue fields
+    "EMAIL", "PHONE", "REQUIRED_FIELDS", "URL", "VENUE_FIELD", "VENUE_FIELDS", "FieldKind", "VenueField",
+    "clean_email", "normalize_phone", "parse_date", "venue_field_names",
     # venues
-    "EMAIL", "PHONE", "URL", "VENUE_TRANSITIONS", "clean_venue_fields", "create_venue", "get_venue",
+    "VENUE_STATUS_MACHINE", "VENUE_TRANSITIONS", "clean_venue_fields", "create_venue", "get_venue",
     "set_venue_status", "update_venue", "venue_coordinates",
     # opening hours
     "DayHours", "is_open_at", "validate_opening_hours", "venue_hours", "venue_timezone", "week_hours",
     # accounts
-    "add_membership", "authenticate", "authenticate_api_key", "create_api_key", "create_user", "revoke_api_key",
+    "active_user", "add_membership", "authenticate", "authenticate_api_key", "create_api_key", "create_user",
+    "may_see_organisation", "revoke_api_key", "sign_in",
     # nearby search
     "NEARBY_DEFAULT_LIMIT", "NEARBY_DEFAULT_RADIUS_KM", "NEARBY_LIST_FILTERS", "NEARBY_MAX_LIMIT",
     "NEARBY_MAX_RADIUS_KM", "NearbyResult", "NearbyVenue", "Place", "nearby_venues", "resolve_place",

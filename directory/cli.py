@@ -14,15 +14,19 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from directory import api
+from directory.accounts import add_membership, create_api_key, create_user
+from directory.audit import Actor
 from directory.errors import DomainError
 from directory.models import LegalForm, Role
+from directory.organisations import create_organisation, get_organisation
+from directory.referential import REFERENTIAL_FILE, load_referential
+from directory.venues import get_venue
 
 ROLE_FLAGS = {"commanditaire": "is_sponsor", "aiguilleur": "is_distributor", "lieu": "is_venue_operator", "aptic": "is_aptic"}
 
 
-def cli_actor() -> api.Actor:
-    return api.Actor(label=f"cli:{getpass.getuser()}")
+def cli_actor() -> Actor:
+    return Actor(label=f"cli:{getpass.getuser()}")
 
 
 @contextmanager
@@ -51,7 +55,7 @@ def referential() -> None:
 def referential_load(path: str | None) -> None:
     """Charge le référentiel des services dans la base."""
     with command_unit_of_work() as session:
-        summary = api.load_referential(session, Path(path) if path else api.REFERENTIAL_FILE)
+        summary = load_referential(session, Path(path) if path else REFERENTIAL_FILE)
     state = "chargé" if summary["changed"] else "déjà à jour"
     click.echo(f"Référentiel version {summary['version']} : {state}.")
 
@@ -74,7 +78,7 @@ def organisations_create(name: str, legal_form: str, siret: str | None, rna: str
                          code_insee: str | None, roles: tuple[str, ...], as_json: bool) -> None:
     """Crée une organisation (SIRET vérifié, ou RNA)."""
     with command_unit_of_work() as session:
-        organisation = api.create_organisation(
+        organisation = create_organisation(
             session, cli_actor(), name=name, legal_form=legal_form, siret=siret, rna=rna,
             code_insee=code_insee, **{ROLE_FLAGS[role]: True for role in roles},
         )
@@ -102,9 +106,9 @@ def users_create(email: str, full_name: str, password: str, organisation_id: int
     if (organisation_id is None) != (role is None):
         raise click.UsageError("--organisation et --role vont ensemble.")
     with command_unit_of_work() as session:
-        user = api.create_user(session, cli_actor(), email=email, full_name=full_name, password=password)
+        user = create_user(session, cli_actor(), email=email, full_name=full_name, password=password)
         if organisation_id is not None:
-            api.add_membership(session, cli_actor(), user, api.get_organisation(session, organisation_id), role)
+            add_membership(session, cli_actor(), user, get_organisation(session, organisation_id), role)
         payload = {"id": user.id, "email": user.email, "organisation_id": organisation_id, "role": role}
     emit(as_json, payload, f"Compte n° {payload['id']} créé : {payload['email']}.")
 
@@ -123,9 +127,9 @@ def api_keys() -> None:
 def api_keys_create(organisation_id: int, venue_id: int | None, label: str, as_json: bool) -> None:
     """Crée une clé d'API ; elle n'est affichée qu'une fois."""
     with command_unit_of_work() as session:
-        organisation = api.get_organisation(session, organisation_id)
-        venue = api.get_venue(session, venue_id) if venue_id else None
-        key, token = api.create_api_key(session, cli_actor(), organisation, label, venue)
+        organisation = get_organisation(session, organisation_id)
+        venue = get_venue(session, venue_id) if venue_id else None
+        key, token = create_api_key(session, cli_actor(), organisation, label, venue)
         payload = {"id": key.id, "prefix": key.prefix, "token": token, "organisation_id": organisation_id,
                    "venue_id": venue_id}
     emit(as_json, payload, f"Clé créée (conservez-la, elle ne sera plus affichée) : {token}")

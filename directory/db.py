@@ -169,6 +169,11 @@ def is_postgresql(bind: Session | Engine | Connection) -> bool:
     return dialect_name(bind) == "postgresql"
 
 
+def statement_cache_key(bind: Session | Engine | Connection) -> str:
+    """What a statement built once and cached depends on: the dialect it was compiled for."""
+    return dialect_name(bind)
+
+
 def geodesic_distance_m(session: Session, a: Any, b: Any) -> ColumnElement[float]:
     """Distance in metres on the WGS84 ellipsoid between two SRID 4326 geometries."""
     if dialect_name(session) == "postgresql":

@@ -16,10 +16,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
-from directory.api import Actor, name_with_preposition
+from directory.audit import Actor, record_audits
 from directory.db import SRID, utcnow
 from directory.models import (
-    AuditEvent,
     LegalForm,
     Organisation,
     Service,
@@ -30,6 +29,7 @@ from directory.models import (
     VenueService,
     VenueStatus,
 )
+from directory.territories import name_with_preposition
 
 VENUE_KINDS = [
     # (name pattern, typologie, legal form of the operator, weight)
@@ -203,14 +203,7 @@ def generate_venues(
         insert(VenueService),
         [{"venue_id": vid, "service_id": s.id} for vid, chosen in zip(venue_ids, venue_services, strict=True) for s in chosen],
     )
-    session.execute(
-        insert(AuditEvent),
-        [
-            {"at": now, "actor": actor.label, "actor_user_id": actor.user_id, "action": "venue.created",
-             "target_type": "venue", "target_id": str(vid), "data": {"synthetic": True, "seed": seed}}
-            for vid in venue_ids
-        ],
-    )
+    record_audits(session, actor, "venue.created", "venue", [(vid, {"synthetic": True, "seed": seed}) for vid in venue_ids])
     session.flush()
     return venue_ids
 

@@ -12,35 +12,27 @@ from sqlalchemy import Float, Integer, String, bindparam, func, select
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
-from directory.db import bbox_filter, dialect_name, geodesic_distance_m, json_array_contains, point_wkt, utcnow
+from directory.db import bbox_filter, geodesic_distance_m, json_array_contains, point_wkt, statement_cache_key, utcnow
 from directory.errors import InvalidInput, NotFound
 from directory.hours import is_open_at
 from directory.models import Service, Venue, VenueService
 from directory.referential import services_by_slugs
-from directory.territories import POSTCODE, _check_coordinates, communes_by_postcode, search_communes
+from directory.territories import POSTCODE, check_coordinates, communes_by_postcode, search_communes
+from directory.venue_fields import VENUE_FIELD
 
 NEARBY_DEFAULT_RADIUS_KM = 10.0
 NEARBY_MAX_RADIUS_KM = 100.0
 NEARBY_DEFAULT_LIMIT = 20
 NEARBY_MAX_LIMIT = 200
-# Values of the national venue standard (v1) the search can filter on, by search parameter.
+# Fields of the national venue standard the search can filter on, by search parameter, with their values.
 NEARBY_LIST_FILTERS = {
-    "fees": ("frais_a_charge", ("Gratuit", "Gratuit sous condition", "Payant")),
-    "support": (
-        "modalites_accompagnement",
-        ("En autonomie", "Accompagnement individuel", "Dans un atelier collectif", "À distance"),
-    ),
-    "public": (
-        "publics_specifiquement_adresses",
-        ("Jeunes", "Étudiants", "Familles et/ou enfants", "Seniors", "Femmes"),
-    ),
-    "care": (
-        "prise_en_charge_specifique",
-        (
-            "Surdité", "Handicaps moteurs", "Handicaps mentaux", "Illettrisme",
-            "Langues étrangères (anglais)", "Langues étrangères (autres)", "Déficience visuelle",
-        ),
-    ),
+    parameter: (name, VENUE_FIELD[name].vocabulary)
+    for parameter, name in (
+        ("fees", "frais_a_charge"),
+        ("support", "modalites_accompagnement"),
+        ("public", "publics_specifiquement_adresses"),
+        ("care", "prise_en_charge_specifique"),
+    )
 }
 METRES_PER_DEGREE_LAT_MIN = 110_574  # at the equator; a bbox built with it always holds the circle
 
@@ -121,7 +113,7 @@ def nearby_venues(
     """
     if place is None:
         if lon is not None or lat is not None:
-            _check_coordinates(lon, lat)
+            check_coordinates(lon, lat)
             place = Place(label=f"{lat:.5f}, {lon:.5f}", lon=float(lon), lat=float(lat))
         else:
             place = resolve_place(session, q or "")
@@ -170,7 +162,7 @@ def nearby_venues(
     for name, values in list_filters.items():
         parameters.update({f"{name}_{i}": value for i, value in enumerate(values)})
     shape = _NearbyShape(
-        dialect_name(session), len(wanted_services), level is not None,
+        statement_cache_key(session), len(wanted_services), level is not None,
         tuple(len(list_filters[name]) for name in NEARBY_LIST_FILTERS), accepts_pass, moment is None,
     )
 
@@ -189,7 +181,7 @@ def nearby_venues(
 class _NearbyShape:
     """What makes two nearby searches need a different SQL statement (values are parameters)."""
 
-    dialect: str
+    backend: str
     services: int
     level: bool
     list_values: tuple[int, ...]

@@ -139,7 +139,7 @@ def search_communes(session: Session, name: str, limit: int = 10) -> list[Territ
 
 def commune_at(session: Session, lon: float, lat: float) -> Territory:
     """The commune that contains a point (or, on a simplified coastline, the nearest one)."""
-    _check_coordinates(lon, lat)
+    check_coordinates(lon, lat)
     point = func.ST_GeomFromEWKT(point_wkt(lon, lat))
     communes = select(Territory).where(Territory.level == TerritoryLevel.COMMUNE)
     containing = session.scalar(
@@ -168,7 +168,7 @@ def commune_at(session: Session, lon: float, lat: float) -> Territory:
     return nearest[0]
 
 
-def _check_coordinates(lon: Any, lat: Any) -> None:
+def check_coordinates(lon: Any, lat: Any) -> None:
     for value, name, bound in ((lat, "latitude", 90), (lon, "longitude", 180)):
         if not isinstance(value, int | float) or isinstance(value, bool) or not -bound <= value <= bound:
             raise InvalidInput(

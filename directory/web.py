@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
-from directory import api
+from directory import accounts, organisations
+from directory.audit import Actor, audit_trail
 from directory.errors import DomainError
 from directory.models import ROLE_LABELS, LegalForm, Role, User
 
@@ -35,16 +36,15 @@ def request_session() -> Session:
     return current_app.extensions["aptic.db"].request_session()
 
 
-def current_actor() -> api.Actor:
+def current_actor() -> Actor:
     if current_user.is_authenticated:
-        return api.Actor.of_user(current_user)
-    return api.Actor(label=f"anonymous:{request.remote_addr}")
+        return Actor.of_user(current_user)
+    return Actor(label=f"anonymous:{request.remote_addr}")
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = request_session().get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    return accounts.active_user(request_session(), int(user_id))
 
 
 def role_required(*roles: Role) -> Callable:
@@ -100,10 +100,9 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
-        user = api.authenticate(request_session(), form.email.data, form.password.data)
+        user = accounts.sign_in(request_session(), form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            api.record_audit(request_session(), api.Actor.of_user(user), "user.signed_in", "user", user.id)
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("Courriel ou mot de passe incorrect.")
         return render_template("directory/login.html", form=form), 401
@@ -131,7 +130,7 @@ def new_organisation() -> Any:
     form = OrganisationForm()
     if form.validate_on_submit():
         try:
-            organisation = api.create_organisation(
+            organisation = organisations.create_organisation(
                 request_session(),
                 current_actor(),
                 name=form.name.data,
@@ -157,10 +156,8 @@ def new_organisation() -> Any:
 @bp.get("/organisations/<int:organisation_id>")
 @login_required
 def organisation(organisation_id: int) -> str:
-    organisation = api.get_organisation(request_session(), organisation_id)
-    if not (current_user.has_role(Role.APTIC_STAFF) or any(
-        m.organisation_id == organisation.id for m in current_user.memberships
-    )):
+    organisation = organisations.get_organisation(request_session(), organisation_id)
+    if not accounts.may_see_organisation(current_user, organisation):
         abort(403)
-    trail = api.audit_trail(request_session(), "organisation", organisation.id)
+    trail = audit_trail(request_session(), "organisation", organisation.id)
     return render_template("directory/organisation.html", organisation=organisation, trail=trail)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from directory.api import venue_coordinates
+from directory.api import VENUE_FIELDS, venue_coordinates
 from directory.db import PARIS_TZ
 from directory.models import Venue, VenueStatus
 from ingestion import standard
@@ -32,19 +32,18 @@ def venue_row(venue: Venue) -> dict[str, Any]:
     if venue.accepts_pass:
         labels.append(standard.PASS_TEXT)
     known = (venue.date_maj or venue.updated_at.astimezone(PARIS_TZ).date()).isoformat()
-    values: dict[str, Any] = {
+    values: dict[str, Any] = {spec.standard_name: getattr(venue, spec.name) for spec in VENUE_FIELDS if spec.standard_name}
+    values.update({
         "id": str(venue.id),
         "pivot": venue.pivot or PLACEHOLDER_PIVOT,
         "latitude": point[1] if point else None,
         "longitude": point[0] if point else None,
-        "services": venue.standard_services,
-        "courriels": venue.courriels,
         "autres_formations_labels": labels,
         "date_maj": known,
-    }
+    })
     row = {}
     for name in standard.field_names(standard.V1):
-        value = values[name] if name in values else getattr(venue, name, None)
+        value = values.get(name)
         if isinstance(value, list):
             value = "|".join(value) or None
         row[name] = value

@@ -1,7 +1,8 @@
 """The national venue standard ("schéma de données des lieux de médiation numérique").
 
 Reads CSV and JSON files in v1.0.x or v0.1.x, maps v0.1 onto v1, and cleans each row field by
-field against the patterns of the schema files shipped in `ingestion/schemas/` (etalab-2.0).
+field with the cleaners of the venue field specification (`directory.venue_fields`); the schema
+files shipped in `ingestion/schemas/` (etalab-2.0) give the columns and the v0.1 vocabularies.
 Nothing here touches the database: the importer resolves communes, points and duplicates.
 """
 
@@ -11,14 +12,11 @@ import csv
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from stdnum.fr import siret as stdnum_siret
-
-from directory.api import EMAIL, PHONE, URL, validate_opening_hours
+from directory.api import REQUIRED_FIELDS, VENUE_FIELD, VENUE_FIELDS, FieldKind, parse_date, venue_field_names
 from directory.errors import InvalidInput
 from ingestion.errors import UnreadableFile
 
@@ -28,19 +26,14 @@ V01 = "0.1"
 OUTPUT_VERSION = "1.0.1"
 PLACEHOLDER_PIVOT = re.compile(r"^0+$")
 PLACEHOLDER_DATES = {"1970-01-01", "1969-12-31"}
-RESUME_MAX = 280
-TEXT_LIMITS = {"nom": 300, "adresse": 300, "complement_adresse": 300, "commune": 200,
-               "structure_parente": 300, "source": 200}
-URL_LIMIT = 500
+RESUME_MAX = VENUE_FIELD["presentation_resume"].max_length
+# Free texts longer than their limit are cut, with a warning; the summary is shortened on a word instead.
+TEXT_LIMITS = {
+    spec.name: spec.max_length
+    for spec in VENUE_FIELDS
+    if spec.kind is FieldKind.TEXT and spec.max_length and spec.normalise is None and spec.name != "presentation_resume"
+}
 ID_MAX = 200  # venue_source.source_id
-
-# v1 multi-valued fields whose values are constrained by an enumeration pattern.
-V1_ENUM_FIELDS = (
-    "itinerance", "services", "publics_specifiquement_adresses", "prise_en_charge_specifique",
-    "frais_a_charge", "dispositif_programmes_nationaux", "formations_labels", "modalites_acces",
-    "modalites_accompagnement",
-)
-V1_FREE_LIST_FIELDS = ("typologie", "courriels", "site_web", "autres_formations_labels")
 # Columns only v0.1 had; several v1 files still carry them.
 V01_ONLY_COLUMNS = {"cle_ban", "courriel", "publics_accueillis", "conditions_acces", "labels_nationaux",
                     "labels_autres", "accessibilite"}
@@ -107,18 +100,10 @@ LABELS_V01_TO_V1 = {
 APTIC_LABEL_TEXT = "APTIC"
 PASS_TEXT = "Pass numérique APTIC accepté"
 
-RECORD_TEXT_FIELDS = (
-    "nom", "adresse", "complement_adresse", "code_postal", "commune", "code_insee", "horaires",
-    "telephone", "pivot", "presentation_resume", "presentation_detail", "structure_parente",
-    "fiche_acces_libre", "prise_rdv", "source", "date_maj",
-)
-RECORD_LIST_FIELDS = (
-    "courriels", "site_web", "typologie", "itinerance", "standard_services",
-    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
-    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
-    "modalites_acces", "modalites_accompagnement",
-)
-RECORD_FLAG_FIELDS = ("accepts_pass", "aptic_label")
+# The fields of a cleaned record (dates as ISO text), from the venue field specification.
+RECORD_TEXT_FIELDS = venue_field_names(FieldKind.TEXT, FieldKind.DATE)
+RECORD_LIST_FIELDS = venue_field_names(FieldKind.LIST)
+RECORD_FLAG_FIELDS = venue_field_names(FieldKind.FLAG)
 
 
 @dataclass
@@ -265,6 +250,11 @@ def _before_colon(value: str) -> str:
     return value.split(" : ", 1)[0].strip()
 
 
+def _left_out(error: InvalidInput, ending: str = "ignoré") -> str:
+    """The cleaner's sentence as a report line saying the value is left out."""
+    return f"{error.message.removesuffix('.')} : {ending}."
+
+
 class RowCleaner:
     """Cleans the rows of one file into records; each problem becomes an Issue naming the field."""
 
@@ -293,21 +283,22 @@ class RowCleaner:
         record.update({name: raw.get(name) is True for name in RECORD_FLAG_FIELDS})
         record.update(latitude=None, longitude=None)
 
-        labels = {"nom": "le nom", "adresse": "l'adresse", "commune": "la commune", "code_postal": "le code postal"}
-        for name, label in labels.items():
-            record[name] = _text(raw.get(name))
-            if not record[name]:
-                return reject(name, raw.get(name), f"Le champ « {name} » est obligatoire : indiquez {label} du lieu.")
+        for spec in REQUIRED_FIELDS:
+            record[spec.name] = _text(raw.get(spec.name))
+            if not record[spec.name]:
+                return reject(spec.name, raw.get(spec.name),
+                              f"Le champ « {spec.name} » est obligatoire : indiquez {spec.required} du lieu.")
         postcode = record["code_postal"]
         if re.fullmatch(r"\d{4}", postcode):
             warn("code_postal", postcode, f"Le code postal « {postcode} » a perdu son zéro initial : "
                  f"lu « {postcode.zfill(5)} ».")
             postcode = postcode.zfill(5)
-        if not re.fullmatch(r"\d{5}", postcode):
-            return reject("code_postal", postcode, f"Le code postal « {postcode} » n'est pas valide : il faut 5 chiffres.")
-        record["code_postal"] = postcode
+        try:
+            record["code_postal"] = VENUE_FIELD["code_postal"].clean(postcode)
+        except InvalidInput as error:
+            return reject("code_postal", postcode, error.message)
         for name, limit in TEXT_LIMITS.items():
-            value = _text(raw.get(name)) if name not in labels else record[name]
+            value = _text(raw.get(name)) if not VENUE_FIELD[name].required else record[name]
             if value and len(value) > limit:
                 warn(name, value, f"Le champ « {name} » dépasse {limit} caractères : il est tronqué.")
                 value = value[:limit]
@@ -345,17 +336,15 @@ class RowCleaner:
                 record["latitude"], record["longitude"] = lat, lon
         pivot = _text(raw.get("pivot"))
         if pivot and not PLACEHOLDER_PIVOT.match(pivot):
-            if not patterns(V1)["pivot"].fullmatch(pivot):
-                warn("pivot", pivot, f"Le pivot « {pivot} » n'est ni un SIRET (14 chiffres) ni un RNA : ignoré.")
-            elif pivot.isdigit() and len(pivot) == 14 and not stdnum_siret.is_valid(pivot):
-                warn("pivot", pivot, f"Le SIRET « {pivot} » a une clé de contrôle fausse : ignoré.")
-            else:
-                record["pivot"] = pivot
+            try:
+                record["pivot"] = VENUE_FIELD["pivot"].clean(pivot)
+            except InvalidInput as error:
+                warn("pivot", pivot, _left_out(error))
         date_maj = _text(raw.get("date_maj"))
         if date_maj and date_maj[:10] not in PLACEHOLDER_DATES:
             try:
-                record["date_maj"] = date.fromisoformat(date_maj[:10]).isoformat()
-            except ValueError:
+                record["date_maj"] = parse_date(date_maj).isoformat()
+            except InvalidInput:
                 warn("date_maj", date_maj, f"La date de mise à jour « {date_maj} » n'est pas au format AAAA-MM-JJ : "
                      "enregistrée comme inconnue.")
         elif not date_maj:
@@ -364,39 +353,35 @@ class RowCleaner:
     def _clean_contacts(self, raw: dict[str, Any], record: dict[str, Any], warn: Any) -> None:
         phone = _text(raw.get("telephone"))
         if phone:
-            compact = re.sub(r"[\s.\-()/]", "", phone)
-            if re.fullmatch(r"0\d{9}", compact):
-                compact = "+33" + compact[1:]
-            if PHONE.fullmatch(compact):
-                record["telephone"] = compact
-            else:
-                warn("telephone", phone, f"Le numéro de téléphone « {phone} » n'est pas valide (ex. +33123456789) : ignoré.")
+            try:
+                record["telephone"] = VENUE_FIELD["telephone"].clean(phone)
+            except InvalidInput as error:
+                warn("telephone", phone, _left_out(error))
         horaires = _text(raw.get("horaires"))
         if horaires:
             try:
-                record["horaires"] = validate_opening_hours(horaires)
+                record["horaires"] = VENUE_FIELD["horaires"].clean(horaires)
             except InvalidInput as error:
                 warn("horaires", horaires, f"{error.message} Horaires ignorés.")
         emails = _split(raw.get("courriels"), "|;,") + _split(raw.get("courriel"), "|;,")
         for email in dict.fromkeys(emails):
-            if EMAIL.fullmatch(email):
-                record["courriels"].append(email)
-            else:
-                warn("courriels", email, f"Le courriel « {email} » n'est pas valide : ignoré.")
+            try:
+                record["courriels"].append(VENUE_FIELD["courriels"].clean(email))
+            except InvalidInput as error:
+                warn("courriels", email, _left_out(error))
         for url in dict.fromkeys(_split(raw.get("site_web"), "|;")):
-            candidate = url if re.match(r"(?i)https?://", url) else f"https://{url}"
-            if URL.fullmatch(candidate) and "." in candidate:
-                record["site_web"].append(candidate)
-            else:
-                warn("site_web", url, f"L'adresse web « {url} » n'est pas valide : ignorée.")
+            try:
+                record["site_web"].append(VENUE_FIELD["site_web"].clean(url))
+            except InvalidInput as error:
+                warn("site_web", url, _left_out(error, "ignorée"))
         for name, legacy in (("fiche_acces_libre", "accessibilite"), ("prise_rdv", None)):
             value = _text(raw.get(name)) or (_text(raw.get(legacy)) if legacy else None)
             if not value:
                 continue
-            if URL.fullmatch(value) and len(value) <= URL_LIMIT:
-                record[name] = value
-            else:
-                warn(name, value, f"L'adresse web « {value[:100]} » n'est pas valide : ignorée.")
+            try:
+                record[name] = VENUE_FIELD[name].clean(value)
+            except InvalidInput as error:
+                warn(name, value, _left_out(error, "ignorée"))
 
     def _clean_lists(self, raw: dict[str, Any], record: dict[str, Any], warn: Any) -> None:
         sep = separator(self.version)
@@ -405,20 +390,22 @@ class RowCleaner:
             _split(raw.get("autres_formations_labels"), sep) + _split(raw.get("labels_autres"), ";|")
         ))
         if self.version == V1:
-            for name in V1_ENUM_FIELDS:
-                target = "standard_services" if name == "services" else name
-                allowed = allowed_set(V1, name)
+            for spec in VENUE_FIELDS:
+                if not spec.vocabulary:
+                    continue
+                name = spec.standard_name
                 for value in _split(raw.get(name), "|"):
-                    if value in allowed:
-                        record[target].append(value)
-                    elif name == "services" and value in SERVICES_V01_TO_V1:
-                        record[target].append(SERVICES_V01_TO_V1[value])
-                    elif name == "formations_labels":
-                        record["autres_formations_labels"].append(value)
-                        warn(name, value, f"Le label « {value} » n'est pas dans la liste du standard : "
-                             "reporté dans « autres_formations_labels ».")
-                    else:
-                        warn(name, value, f"La valeur « {value} » n'est pas admise pour « {name} » : ignorée.")
+                    try:
+                        record[spec.name].append(spec.clean(value))
+                    except InvalidInput as error:
+                        if name == "services" and value in SERVICES_V01_TO_V1:
+                            record[spec.name].append(SERVICES_V01_TO_V1[value])
+                        elif name == "formations_labels":
+                            record["autres_formations_labels"].append(value)
+                            warn(name, value, f"Le label « {value} » n'est pas dans la liste du standard : "
+                                 "reporté dans « autres_formations_labels ».")
+                        else:
+                            warn(name, value, _left_out(error, "ignorée"))
         else:
             for value in _split(raw.get("services"), ";"):
                 if value in SERVICES_V01_TO_V1:
