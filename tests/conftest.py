@@ -109,11 +109,6 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def backend(database_url: str) -> str:
-    return "postgis" if database_url.startswith("postgresql") else "spatialite"
-
-
-@pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         outer = connection.begin()

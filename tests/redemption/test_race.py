@@ -9,18 +9,18 @@ from sqlalchemy.orm import Session
 
 from aptic import create_app
 from directory import api as directory_api
-from directory.db import make_engine
+from directory.db import is_postgresql, make_engine
 from redemption.models import Cheque, ChequeStatus, Redemption, RedemptionCheque
 
 from .conftest import ACTOR, make_order, make_venue
 
 # PostGIS runs the full race; SQLite serialises writers anyway, so a smaller one proves the same there.
-SIZES = {"postgresql": (16, 500), "sqlite": (4, 100)}
+POSTGIS_SIZES, SPATIALITE_SIZES = (16, 500), (4, 100)
 
 
 def test_concurrent_scans_redeem_every_cheque_exactly_once(committed_database_url):
     engine = make_engine(committed_database_url)
-    threads_count, cheque_count = SIZES[engine.dialect.name]
+    threads_count, cheque_count = POSTGIS_SIZES if is_postgresql(engine) else SPATIALITE_SIZES
     with Session(engine) as session:
         sponsor = directory_api.create_organisation(session, ACTOR, name="Métropole", legal_form="collectivite",
                                                     siret="24330031600011", is_sponsor=True)
