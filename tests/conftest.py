@@ -8,7 +8,6 @@ at its end (the app under test joins that transaction through savepoints).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sqlite3
 import uuid
@@ -27,6 +26,7 @@ from aptic import create_app, schema
 from directory import api
 from directory.db import make_engine
 from ingestion.api import load_territories
+from tests.ban_server import BanServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("APTIC_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -135,12 +135,11 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf_token" value="([^"]+)"', html
-    )
-    assert match, "no CSRF token in the page"
-    return match.group(1)
+@pytest.fixture
+def ban() -> Iterator[BanServer]:
+    """A local server answering like the national address API (`/search/` and `/search/csv/`)."""
+    with BanServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from sqlalchemy import select
 from directory import api
 from directory.errors import Conflict, InvalidInput
 from directory.models import ApiKey, Role
-
-ACTOR = api.Actor.system("test")
-PASSWORD = "correct horse battery"
+from tests.builders import ACTOR, PASSWORD
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from aptic.schema import metadata
 from directory import api
 from directory.db import geodesic_distance_m, point_wkt
 from directory.models import AuditEvent, Organisation, User
+from tests.builders import ACTOR
 
 
 def test_migrations_match_the_models(connection):
@@ -61,7 +62,7 @@ def test_naive_datetimes_are_refused(session):
 
 
 def test_audit_log_is_append_only_in_the_database(session):
-    event = api.record_audit(session, api.Actor.system("test"), "thing.done", "thing", 1, detail="x")
+    event = api.record_audit(session, ACTOR, "thing.done", "thing", 1, detail="x")
     with pytest.raises(DBAPIError, match="append-only"):
         with session.begin_nested():
             session.execute(text("UPDATE audit_event SET action = 'forged' WHERE id = :id"), {"id": event.id})

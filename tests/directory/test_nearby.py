@@ -3,45 +3,14 @@
 from datetime import UTC, datetime
 
 import pytest
-from pyproj import Geod
 
 from directory import api
 from directory.errors import InvalidInput, NotFound
 from directory.models import VenueStatus
+from tests.builders import offset, publish_venue
 
-ACTOR = api.Actor.system("test")
-GEOD = Geod(ellps="WGS84")
 # Wednesday 18 November 2026, 10:30 in Paris (09:30 UTC).
 WEDNESDAY_MORNING = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
-
-
-def offset(lon, lat, metres, bearing=90.0):
-    """The point `metres` away on the WGS84 ellipsoid."""
-    new_lon, new_lat, _ = GEOD.fwd(lon, lat, bearing, metres)
-    return new_lon, new_lat
-
-
-def publish_venue(session, lon, lat, *, published=True, status=VenueStatus.QUALIFIED, **fields):
-    """A venue on the public cartography (or not), created through the directory's rules."""
-    base = {
-        "nom": "Espace numérique",
-        "adresse": "1 place de la Mairie",
-        "code_postal": "69001",
-        "commune": "Lyon",
-        "longitude": lon,
-        "latitude": lat,
-        "horaires": "Mo-Fr 09:00-12:00,14:00-17:00",
-        "services": ["premiers-pas"],
-        "frais_a_charge": ["Gratuit"],
-        "modalites_accompagnement": ["Accompagnement individuel"],
-        "accepts_pass": True,
-    }
-    base.update(fields)
-    venue = api.create_venue(session, ACTOR, base)
-    venue.status = status
-    venue.published = published
-    session.flush()
-    return venue
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from directory import api
 from directory.errors import Conflict, InvalidInput, NotFound
 from directory.models import Organisation
+from tests.builders import ACTOR
 
-ACTOR = api.Actor.system("test")
 GIRONDE = "22330001300016"
 
 
@@ -24,7 +24,7 @@ def test_create_an_organisation_with_several_roles(session):
     assert organisation.code_insee == "33063"
     trail = api.audit_trail(session, "organisation", organisation.id)
     assert [e.action for e in trail] == ["organisation.created"]
-    assert trail[0].actor == "system:test"
+    assert trail[0].actor == ACTOR.label
     assert trail[0].data["siret"] == GIRONDE
 
 

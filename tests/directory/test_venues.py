@@ -5,8 +5,7 @@ import pytest
 from directory import api
 from directory.errors import InvalidInput, InvalidTransition, NotFound
 from directory.models import VenueStatus
-
-ACTOR = api.Actor.system("test")
+from tests.builders import ACTOR
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ from sqlalchemy import func, select
 
 from directory import api
 from directory.models import Organisation, Role
-from tests.conftest import csrf_token_from
-
-ACTOR = api.Actor.system("test")
-PASSWORD = "correct horse battery"
+from tests.builders import ACTOR, PASSWORD, csrf_token_from, sign_in
 
 
 @pytest.fixture
@@ -22,11 +19,6 @@ def staff(session):
     api.add_membership(session, ACTOR, user, aptic, Role.APTIC_STAFF)
     session.commit()
     return user
-
-
-def sign_in(client, email, password=PASSWORD):
-    token = csrf_token_from(client.get("/connexion").get_data(as_text=True))
-    return client.post("/connexion", data={"email": email, "password": password, "csrf_token": token})
 
 
 def test_sign_in_and_out(client, staff):

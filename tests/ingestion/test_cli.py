@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from aptic.cli import cli
 from directory.models import Venue
-from tests.ingestion.test_import import row, write_csv
+from tests.builders import row, write_csv
 
 
 def run(app: Flask, *args: str):

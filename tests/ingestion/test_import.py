@@ -5,42 +5,18 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.api import Actor, audit_trail, venue_coordinates
+from directory.api import audit_trail, venue_coordinates
 from directory.models import Venue, VenueSource, VenueStatus
 from ingestion import exports, standard
 from ingestion.api import import_venues
 from tests.ban_server import BanServer
-
-ACTOR = Actor.system("tests")
-BORDEAUX = {"commune": "Bordeaux", "code_postal": "33000", "latitude": "44.8412", "longitude": "-0.5801"}
-
-
-def row(source_id: str, **fields: Any) -> dict[str, Any]:
-    base = {
-        "id": source_id, "pivot": "00000000000000", "nom": f"Espace numérique {source_id}",
-        "adresse": f"{10 + len(source_id)} rue Sainte-Catherine", "date_maj": "2024-05-02",
-        "services": "Aide aux démarches administratives|Maîtrise des outils numériques du quotidien",
-        **BORDEAUX,
-    }
-    base.update(fields)
-    return base
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=standard.field_names(standard.V1))
-        writer.writeheader()
-        for item in rows:
-            writer.writerow({name: item.get(name, "") for name in standard.field_names(standard.V1)})
-    return path
-
+from tests.builders import ACTOR, row, write_csv
 
 def venue_of(session: Session, source: str, source_id: str) -> Venue:
     return session.scalars(

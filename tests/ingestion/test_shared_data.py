@@ -7,11 +7,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.api import Actor
 from directory.models import Venue, VenueSource
 from ingestion.api import import_venues
+from tests.builders import ACTOR
 
-ACTOR = Actor.system("tests")
 FILES = [
     # (source, path under mediation/, kind, created, rejected, accepts the pass, APTIC label)
     ("paca", "anct-client-application/20230517-hub-du-sud-lieux-de-mediation-numeriques-provence-alpes-cote-d-azur.json",

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from aptic import create_app
 from directory import api
 from directory.db import make_engine
-from tests.directory.test_nearby import offset, publish_venue
+from tests.builders import offset, publish_venue
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"

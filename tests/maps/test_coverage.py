@@ -17,6 +17,7 @@ from directory.db import geodesic_distance_m
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
 from maps import api as maps_api
 from qualification.api import commune_accessibility
+from tests.builders import ACTOR, offset
 
 WGS84 = Geod(ellps="WGS84")
 LEVEL_SERVICES = {1: "premiers-pas", 2: "messagerie", 3: "emploi-et-formation"}
@@ -39,7 +40,7 @@ def population(session, code):
 
 
 def published_venue(session, lon, lat, levels, name):
-    venue = api.create_venue(session, api.Actor.system("test"), {
+    venue = api.create_venue(session, ACTOR, {
         "nom": name, "adresse": "1 place de la Mairie", "code_postal": "48000", "commune": "Lozère",
         "longitude": lon, "latitude": lat, "services": [LEVEL_SERVICES[level] for level in levels],
     })
@@ -54,7 +55,7 @@ def lozere(session):
     """A level-1/2 venue at Mende's centre, a level-1/2/3 venue 3 km east of Marvejols' centre
     (in Montrodat), and an unpublished level-3 venue at Florac that must count for nothing."""
     mende = centre(session, MENDE)
-    east_lon, east_lat, _ = WGS84.fwd(*centre(session, MARVEJOLS), 90, 3_000)
+    east_lon, east_lat = offset(*centre(session, MARVEJOLS), 3_000)
     venues = {
         "mende": published_venue(session, *mende, [1, 2], "Médiathèque de Mende"),
         "montrodat": published_venue(session, east_lon, east_lat, [1, 2, 3], "Espace numérique de Montrodat"),

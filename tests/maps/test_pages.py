@@ -11,10 +11,7 @@ from directory import api
 from directory.models import Role, VenueStatus
 from maps.api import rebuild_cartography
 from maps.models import ReportTopic, VenueReport
-from tests.conftest import csrf_token_from
-from tests.directory.test_nearby import offset, publish_venue
-
-ACTOR = api.Actor.system("test")
+from tests.builders import ACTOR, PASSWORD, csrf_token_from, offset, publish_venue, sign_in
 
 
 @pytest.fixture
@@ -144,12 +141,11 @@ def test_report_an_error_is_stored_for_staff(client, session, venues):
 
     aptic = api.create_organisation(session, ACTOR, name="APTIC", legal_form="cooperative",
                                     siret="82023445800017", is_aptic=True)
-    user = api.create_user(session, ACTOR, email="equipe@aptic-exemple.fr", full_name="Équipe", password="un mot de passe long")
+    user = api.create_user(session, ACTOR, email="equipe@aptic-exemple.fr", full_name="Équipe", password=PASSWORD)
     api.add_membership(session, ACTOR, user, aptic, Role.APTIC_STAFF)
     session.commit()
     assert client.get("/signalements").status_code == 302
-    token = csrf_token_from(client.get("/connexion").get_data(as_text=True))
-    client.post("/connexion", data={"email": "equipe@aptic-exemple.fr", "password": "un mot de passe long", "csrf_token": token})
+    sign_in(client, "equipe@aptic-exemple.fr")
     staff_page = text_of(client.get("/signalements"))
     assert "Fermé le mercredi depuis septembre." in staff_page and "Les horaires" in staff_page
 
@@ -199,11 +195,10 @@ def test_rebuild_history_is_for_aptic_staff_only(client, session, venues):
     rebuild_cartography(session, ACTOR, trigger="test")
     aptic = api.create_organisation(session, ACTOR, name="APTIC", legal_form="cooperative",
                                     siret="82023445800017", is_aptic=True)
-    user = api.create_user(session, ACTOR, email="equipe@aptic-exemple.fr", full_name="Équipe", password="un mot de passe long")
+    user = api.create_user(session, ACTOR, email="equipe@aptic-exemple.fr", full_name="Équipe", password=PASSWORD)
     api.add_membership(session, ACTOR, user, aptic, Role.APTIC_STAFF)
     session.commit()
     assert client.get("/cartographie/reconstructions").status_code == 302
-    token = csrf_token_from(client.get("/connexion").get_data(as_text=True))
-    client.post("/connexion", data={"email": "equipe@aptic-exemple.fr", "password": "un mot de passe long", "csrf_token": token})
+    sign_in(client, "equipe@aptic-exemple.fr")
     page = text_of(client.get("/cartographie/reconstructions"))
-    assert "Réussie" in page and "test (system:test)" in page and "publish" in page
+    assert "Réussie" in page and f"test ({ACTOR.label})" in page and "publish" in page

@@ -6,7 +6,7 @@ import pytest
 
 from directory import api
 from directory.models import VenueStatus
-from tests.directory.test_nearby import offset, publish_venue
+from tests.builders import offset, publish_venue
 
 
 @pytest.fixture

@@ -16,17 +16,17 @@ from directory.models import Venue, VenueStatus
 from maps import api as maps_api
 from maps.models import CartographyRun, RunStatus
 from qualification import api as qualification_api
-from tests.qualification.conftest import ACTOR, CAHORS, offset, qualified_venue, site_fields
+from tests.builders import ACTOR, CAHORS, offset, qualified_venue, site_fields
 
 
 def _scene(session):
     """A published venue, a newly qualified one, one to close, and a candidate."""
     kept = qualified_venue(session)
-    newly = directory_api.create_venue(session, ACTOR, site_fields(offset(CAHORS, east_km=3)))
+    newly = directory_api.create_venue(session, ACTOR, site_fields(offset(*CAHORS, 3_000)))
     directory_api.set_venue_status(session, ACTOR, newly, VenueStatus.QUALIFIED, "Dossier qualifié.")
-    closing = qualified_venue(session, offset(CAHORS, north_km=2))
+    closing = qualified_venue(session, offset(*CAHORS, 2_000, bearing=0))
     qualification_api.schedule_venue_change(session, ACTOR, closing, "closed", "Le lieu ferme ses portes.")
-    candidate = directory_api.create_venue(session, ACTOR, site_fields(offset(CAHORS, north_km=5)))
+    candidate = directory_api.create_venue(session, ACTOR, site_fields(offset(*CAHORS, 5_000, bearing=0)))
     return kept.id, newly.id, closing.id, candidate.id
 
 
@@ -54,7 +54,7 @@ def test_a_failure_mid_rebuild_leaves_the_previous_cartography(session, monkeypa
     def broken(context):
         raise RuntimeError("panne simulée")
 
-    monkeypatch.setattr(maps_api, "REBUILD_STEPS", [*maps_api.REBUILD_STEPS, ("broken", broken)])
+    monkeypatch.setattr("maps.rebuild.REBUILD_STEPS", [*maps_api.REBUILD_STEPS, ("broken", broken)])
     run = maps_api.rebuild_cartography(session, ACTOR)
     assert run.status == RunStatus.FAILED and "panne simulée" in run.error
     assert _published(session) == {kept, closing}
@@ -77,7 +77,7 @@ def test_a_failure_rolls_back_the_whole_committed_switch(committed_database_url,
         raise RuntimeError("panne simulée")
 
     try:
-        monkeypatch.setattr(maps_api, "REBUILD_STEPS", [*maps_api.REBUILD_STEPS, ("broken", broken)])
+        monkeypatch.setattr("maps.rebuild.REBUILD_STEPS", [*maps_api.REBUILD_STEPS, ("broken", broken)])
         run = maps_api.rebuild_cartography(factory, ACTOR)
         assert run.status == RunStatus.FAILED
         with unit_of_work(factory) as session:
@@ -102,7 +102,7 @@ def test_two_concurrent_rebuilds_run_once_and_readers_see_the_old_cartography(co
         inside.set()
         assert release.wait(30)
 
-    monkeypatch.setattr(maps_api, "REBUILD_STEPS", [*maps_api.REBUILD_STEPS, ("hold", hold)])
+    monkeypatch.setattr("maps.rebuild.REBUILD_STEPS", [*maps_api.REBUILD_STEPS, ("hold", hold)])
     results = {}
     first = threading.Thread(target=lambda: results.setdefault("first", maps_api.rebuild_cartography(factory, ACTOR)))
     first.start()

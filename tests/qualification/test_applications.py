@@ -8,7 +8,7 @@ from directory.models import VenueStatus
 from qualification import api
 from qualification.errors import ApplicationIncomplete, BankDetailsInvalid, DocumentRejected
 from qualification.models import ApplicationStatus
-from tests.qualification.conftest import ACTOR, BIC, IBAN, PDF, complete_application, make_organisation, site_fields
+from tests.builders import ACTOR, BIC, IBAN, PDF, complete_application, make_organisation, site_fields
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -47,7 +47,7 @@ def test_a_file_goes_from_draft_to_complete_and_every_move_is_audited(session, s
     assert api.missing_items(application) == []
     trail = directory_api.audit_trail(session, "application", application.id)
     moves = [(e.data["before"], e.data["after"], e.actor) for e in trail if e.action == "application.status_changed"]
-    assert moves == [("draft", "submitted", "system:test"), ("submitted", "complete", "system:test")]
+    assert moves == [("draft", "submitted", ACTOR.label), ("submitted", "complete", ACTOR.label)]
     assert all(e.data["reason"] for e in trail if e.action == "application.status_changed")
 
 

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from aptic.cli import cli
-from tests.qualification.conftest import CAHORS, GRAND_CAHORS, complete_application, offset, qualified_venue
+from tests.builders import CAHORS, GRAND_CAHORS, complete_application, offset, qualified_venue
 
 
 def run(app, *args):
@@ -14,7 +14,7 @@ def run(app, *args):
 
 
 def test_quota_override_density_decision_and_rebuild(app, session, storage):
-    closing = qualified_venue(session, offset(CAHORS, east_km=1))
+    closing = qualified_venue(session, offset(*CAHORS, 1_000))
     qualified_venue(session)
     application = complete_application(session, storage)
     session.commit()

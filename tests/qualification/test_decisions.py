@@ -7,7 +7,7 @@ import pytest
 from directory.models import VenueStatus
 from qualification import api
 from qualification.models import ApplicationStatus, VenueOutcome
-from tests.qualification.conftest import (
+from tests.builders import (
     ACTOR,
     CAHORS,
     GRAND_CAHORS,
@@ -20,7 +20,7 @@ from tests.qualification.conftest import (
 
 def test_a_complete_application_under_quota_is_qualified_with_its_figures(session, storage):
     qualified_venue(session)
-    application = complete_application(session, storage, offset(CAHORS, north_km=8))
+    application = complete_application(session, storage, offset(*CAHORS, 8_000, bearing=0))
     (decision,) = api.decide(session, ACTOR, application)
     assert application.status == ApplicationStatus.QUALIFIED
     venue = application.sites[0].venue
@@ -37,8 +37,8 @@ def test_a_complete_application_under_quota_is_qualified_with_its_figures(sessio
 
 def test_in_a_full_territory_the_application_is_waitlisted(session, storage):
     qualified_venue(session)
-    qualified_venue(session, offset(CAHORS, east_km=2))
-    application = complete_application(session, storage, offset(CAHORS, north_km=8))
+    qualified_venue(session, offset(*CAHORS, 2_000))
+    application = complete_application(session, storage, offset(*CAHORS, 8_000, bearing=0))
     (decision,) = api.decide(session, ACTOR, application)
     assert application.status == ApplicationStatus.WAITLISTED
     assert application.sites[0].venue.status == VenueStatus.CANDIDATE
@@ -57,13 +57,13 @@ def test_several_sites_of_one_application_take_the_places_in_turn(session, stora
 
 def test_waitlist_order_is_population_gaining_access_then_date(session, storage):
     qualified_venue(session, services=("premiers-pas", "messagerie"))
-    qualified_venue(session, offset(CAHORS, east_km=1), services=("premiers-pas",))
+    qualified_venue(session, offset(*CAHORS, 1_000), services=("premiers-pas",))
     # Same level as the venues in Cahors, 3 km away: few gain access.
-    early_but_useless = complete_application(session, storage, offset(CAHORS, north_km=3))
+    early_but_useless = complete_application(session, storage, offset(*CAHORS, 3_000, bearing=0))
     # 20 km east of Cahors, far from every qualified venue: its neighbours gain access.
     useful = complete_application(session, storage, TOUR_DE_FAURE)
     # Same place, same gain, waitlisted after the first one.
-    late_but_useless = complete_application(session, storage, offset(CAHORS, north_km=3))
+    late_but_useless = complete_application(session, storage, offset(*CAHORS, 3_000, bearing=0))
     for application in (early_but_useless, useful, late_but_useless):
         api.decide(session, ACTOR, application)
     late_site = late_but_useless.sites[0]
@@ -75,7 +75,7 @@ def test_waitlist_order_is_population_gaining_access_then_date(session, storage)
 
 def test_promotion_when_a_place_opens_and_flags_instead_of_dequalifying(session, storage):
     qualified_venue(session)
-    qualified_venue(session, offset(CAHORS, east_km=2))
+    qualified_venue(session, offset(*CAHORS, 2_000))
     waiting = complete_application(session, storage, TOUR_DE_FAURE)
     api.decide(session, ACTOR, waiting)
     assert api.enforce_quotas(session, ACTOR)["promoted"] == []  # still full

@@ -5,7 +5,7 @@ import pytest
 
 from directory.errors import InvalidInput, NotFound
 from qualification import api
-from tests.qualification.conftest import ACTOR, CAHORS, GRAND_CAHORS, offset, qualified_venue
+from tests.builders import ACTOR, CAHORS, GRAND_CAHORS, offset, qualified_venue
 
 KM = 1 / 111.195  # degrees of longitude per km on the equator (sphere of radius 6,371,008.8 m)
 
@@ -76,10 +76,10 @@ def test_e2sfca_on_a_hand_computed_case():
 
 def test_one_more_venue_changes_the_territory_accessibility_as_a_full_recomputation(session):
     qualified_venue(session)
-    qualified_venue(session, offset(CAHORS, east_km=12))
+    qualified_venue(session, offset(*CAHORS, 12_000))
     model = api.DensityModel(session)
     key = ("epci", GRAND_CAHORS)
-    candidate = offset(CAHORS, north_km=6)
+    candidate = offset(*CAHORS, 6_000, bearing=0)
     predicted = model.accessibility_after(key, *candidate)
     qualified_venue(session, candidate)
     assert api.DensityModel(session).accessibility_of(key) == pytest.approx(predicted, rel=1e-9)

@@ -7,22 +7,23 @@ from directory import api as directory_api
 from directory.models import Role
 from qualification import api
 from qualification.models import ApplicationStatus
-from tests.conftest import csrf_token_from
-from tests.qualification.conftest import ACTOR, PDF, complete_application, make_organisation, qualified_venue, site_fields
-
-PASSWORD = "correct horse battery"
+from tests.builders import (
+    ACTOR,
+    PASSWORD,
+    PDF,
+    complete_application,
+    csrf_token_from,
+    make_organisation,
+    qualified_venue,
+    sign_in,
+    site_fields,
+)
 
 
 def _user(session, organisation, role, email):
     user = directory_api.create_user(session, ACTOR, email=email, full_name="Personne", password=PASSWORD)
     directory_api.add_membership(session, ACTOR, user, organisation, role)
     return user
-
-
-def _sign_in(client, email):
-    token = csrf_token_from(client.get("/connexion").get_data(as_text=True))
-    response = client.post("/connexion", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
 
 
 def _staff(session):
@@ -37,7 +38,7 @@ def test_the_applicant_sees_where_the_file_stands_and_uploads_a_document(client,
     application = api.create_application(session, ACTOR, organisation)
     api.add_site(session, ACTOR, application, site_fields(name="Médiathèque de Cahors"))
     session.commit()
-    _sign_in(client, "lieu@exemple.fr")
+    assert sign_in(client, "lieu@exemple.fr").status_code == 302
     page = unescape(client.get(f"/qualification/dossiers/{application.id}").get_data(as_text=True))
     assert "Statut : Brouillon." in page
     assert "Document à déposer : Statuts certifiés conformes." in page
@@ -65,7 +66,7 @@ def test_someone_else_cannot_read_the_file(client, session):
     application = api.create_application(session, ACTOR, make_organisation(session))
     _user(session, make_organisation(session), Role.VENUE_STAFF, "autre@exemple.fr")
     session.commit()
-    _sign_in(client, "autre@exemple.fr")
+    assert sign_in(client, "autre@exemple.fr").status_code == 302
     assert client.get(f"/qualification/dossiers/{application.id}").status_code == 403
 
 
@@ -75,7 +76,7 @@ def test_staff_review_the_proposed_decision_and_decide(client, session, storage,
     qualified_venue(session)
     application = complete_application(session, storage)
     session.commit()
-    _sign_in(client, "equipe@aptic-exemple.fr")
+    assert sign_in(client, "equipe@aptic-exemple.fr").status_code == 302
     listing = unescape(client.get("/qualification/").get_data(as_text=True))
     assert f"n° {application.id}" in listing and "Qualifié — CA du Grand Cahors (1 / 2)" in listing
     page = unescape(client.get(f"/qualification/dossiers/{application.id}").get_data(as_text=True))
@@ -97,7 +98,7 @@ def test_a_waitlisted_file_shows_what_qualifying_it_would_change(client, session
     application = complete_application(session, storage)
     api.decide(session, ACTOR, application)
     session.commit()
-    _sign_in(client, "equipe@aptic-exemple.fr")
+    assert sign_in(client, "equipe@aptic-exemple.fr").status_code == 302
     page = unescape(client.get(f"/qualification/dossiers/{application.id}").get_data(as_text=True))
     assert "Ce que changerait sa qualification" in page
     assert "1 / 1 → 2 / 1" in page and "Habitants gagnant un lieu de même niveau à moins de 10 km" in page
@@ -107,7 +108,7 @@ def test_density_page_has_the_table_and_the_choropleth(client, session):
     _staff(session)
     qualified_venue(session)
     session.commit()
-    _sign_in(client, "equipe@aptic-exemple.fr")
+    assert sign_in(client, "equipe@aptic-exemple.fr").status_code == 302
     page = unescape(client.get("/qualification/densite?niveau=departement").get_data(as_text=True))
     assert "101 territoires" in page and "Lieux pour 10 000 hab." in page
     assert "L.geoJson" in page or "L.geoJSON" in page
@@ -118,7 +119,7 @@ def test_the_applicant_creates_a_file_adds_a_site_and_submits(client, session):
     organisation = make_organisation(session, "entreprise")
     _user(session, organisation, Role.VENUE_STAFF, "gerant@exemple.fr")
     session.commit()
-    _sign_in(client, "gerant@exemple.fr")
+    assert sign_in(client, "gerant@exemple.fr").status_code == 302
     page = client.get("/qualification/mes-dossiers").get_data(as_text=True)
     response = client.post("/qualification/dossiers", data={"csrf_token": csrf_token_from(page), "organisation_id": organisation.id})
     assert response.status_code == 302

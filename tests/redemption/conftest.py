@@ -2,64 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-
 import pytest
 from sqlalchemy.orm import Session
 
 from directory import api as directory_api
-from directory.models import Organisation, Role, Venue, VenueStatus
 from redemption import api
-from redemption.models import Order
-
-ACTOR = directory_api.Actor.system("tests")
-PASSWORD = "mot de passe de test"
-
-
-@dataclass
-class World:
-    sponsor: Organisation
-    distributor: Organisation
-    operator: Organisation
-    venue: Venue  # qualified, Bordeaux, offers premiers-pas (level 1) and demarches-en-ligne
-    other_venue: Venue  # qualified, Mérignac (same département), same operator
-    far_venue: Venue  # qualified, Lyon: outside the order's territory
-    candidate_venue: Venue  # not qualified
-    order: Order
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def booklet(self, index: int = 0):
-        return self.order.booklets[index]
-
-    def codes(self, index: int = 0) -> list[str]:
-        return [c.code for c in self.booklet(index).cheques]
-
-
-def make_venue(session: Session, operator: Organisation, name: str, code_insee: str, postcode: str, commune: str,
-               services: list[str], qualified: bool = True) -> Venue:
-    venue = directory_api.create_venue(session, ACTOR, {
-        "nom": name, "adresse": "1 place de la Mairie", "code_postal": postcode, "commune": commune,
-        "code_insee": code_insee, "services": services, "organisation_id": operator.id,
-    })
-    if qualified:
-        directory_api.set_venue_status(session, ACTOR, venue, VenueStatus.QUALIFIED, "qualifié pour le test")
-    return venue
-
-
-def make_order(session: Session, sponsor: Organisation, booklets: int = 3, **options) -> Order:
-    options.setdefault("expires_on", date.today() + timedelta(days=365))
-    options.setdefault("territories", ["departement:33"])
-    order = api.create_order(session, ACTOR, sponsor, booklets=booklets, **options)
-    api.confirm_order(session, ACTOR, order)
-    api.pay_order(session, ACTOR, order)
-    api.issue_order(session, ACTOR, order)
-    session.refresh(order)
-    return order
-
-
-def distribute(session: Session, world: World, index: int, ref: str | None = None) -> None:
-    api.record_distribution(session, ACTOR, world.distributor, world.booklet(index), ref or f"BEN-{index:04d}")
+from tests.builders import ACTOR, World, make_order, make_venue
 
 
 @pytest.fixture
@@ -84,13 +32,3 @@ def world(session: Session) -> World:
         _, world.tokens[name] = directory_api.create_api_key(session, ACTOR, v.organisation, f"douchette {name}", v)
     session.flush()
     return world
-
-
-def bearer(world: World, name: str = "venue") -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.tokens[name]}"}
-
-
-def venue_user(session: Session, world: World, email: str = "accueil@mediatheque-bordeaux.fr"):
-    user = directory_api.create_user(session, ACTOR, email=email, full_name="Agent d'accueil", password=PASSWORD)
-    directory_api.add_membership(session, ACTOR, user, world.operator, Role.VENUE_STAFF)
-    return user

@@ -13,8 +13,7 @@ from aptic.cli import cli
 from directory import api as directory_api
 from directory.db import make_engine, utcnow
 from redemption.models import Redemption
-
-from .conftest import ACTOR, make_venue
+from tests.builders import ACTOR, make_venue
 
 
 def run(app, *args):

@@ -10,8 +10,7 @@ from directory.errors import DomainError
 from directory.models import AuditEvent
 from redemption import api, codes
 from redemption.models import Booklet, Cheque, OrderStatus
-
-from .conftest import ACTOR, distribute
+from tests.builders import ACTOR, distribute
 
 NEXT_YEAR = date.today() + timedelta(days=365)
 

@@ -4,8 +4,7 @@ import pypdfium2
 from pyzbar import pyzbar
 
 from redemption import api, codes, printing
-
-from .conftest import make_order
+from tests.builders import make_order
 
 
 def test_printed_barcodes_decode_to_exactly_the_issued_codes(session, world, tmp_path):

@@ -11,8 +11,7 @@ from aptic import create_app
 from directory import api as directory_api
 from directory.db import is_postgresql, make_engine
 from redemption.models import Cheque, ChequeStatus, Redemption, RedemptionCheque
-
-from .conftest import ACTOR, make_order, make_venue
+from tests.builders import ACTOR, make_order, make_venue
 
 # PostGIS runs the full race; SQLite serialises writers anyway, so a smaller one proves the same there.
 POSTGIS_SIZES, SPATIALITE_SIZES = (16, 500), (4, 100)

@@ -10,8 +10,7 @@ from directory.db import utcnow
 from directory.models import AuditEvent
 from redemption import api, codes
 from redemption.models import Cheque, ChequeStatus, Redemption, RedemptionCheque, RedemptionStatus
-
-from .conftest import ACTOR, PASSWORD, bearer, distribute, make_order, venue_user
+from tests.builders import ACTOR, bearer, csrf_token_from, distribute, make_order, sign_in, venue_user
 
 
 def post(client, world, codes_, service="premiers-pas", who="venue"):
@@ -227,13 +226,9 @@ def test_failed_attempts_are_rate_limited_per_address(app, client, world):
 
 
 def test_a_signed_in_venue_user_redeems_with_a_csrf_token(client, session, world):
-    from tests.conftest import csrf_token_from
-
     distribute(session, world, 0)
     venue_user(session, world)
-    page = client.get("/connexion")
-    client.post("/connexion", data={"email": "accueil@mediatheque-bordeaux.fr", "password": PASSWORD,
-                                    "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    sign_in(client, "accueil@mediatheque-bordeaux.fr")
     body = {"codes": [world.codes(0)[0]], "service": "premiers-pas", "venue_id": world.venue.id}
     assert client.post("/api/v1/redemptions", json=body).status_code == 400  # no CSRF token
     token = csrf_token_from(client.get("/pass/scanner").get_data(as_text=True))

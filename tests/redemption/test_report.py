@@ -8,8 +8,7 @@ from directory import api as directory_api
 from directory.db import utcnow
 from directory.models import Role
 from redemption import api
-
-from .conftest import ACTOR, PASSWORD, distribute
+from tests.builders import ACTOR, PASSWORD, csrf_token_from, distribute, sign_in
 
 
 def test_report_figures(session, world):
@@ -49,8 +48,6 @@ def test_never_distributed_booklets_show_as_lost_there(session, world):
 
 
 def test_report_page_and_csv_for_the_sponsor_only(client, session, world):
-    from tests.conftest import csrf_token_from
-
     distribute(session, world, 0)
     api.redeem(session, ACTOR, world.venue, world.codes(0)[:1], "premiers-pas")
     for email, organisation, role in (("finance@gironde.fr", world.sponsor, Role.SPONSOR),
@@ -58,15 +55,13 @@ def test_report_page_and_csv_for_the_sponsor_only(client, session, world):
         user = directory_api.create_user(session, ACTOR, email=email, full_name="Test", password=PASSWORD)
         directory_api.add_membership(session, ACTOR, user, organisation, role)
 
-    def sign_in(email):
+    def switch_to(email):
         client.post("/deconnexion", data={"csrf_token": csrf_token_from(client.get("/connexion").get_data(as_text=True))})
-        page = client.get("/connexion")
-        client.post("/connexion", data={"email": email, "password": PASSWORD,
-                                        "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+        sign_in(client, email)
 
-    sign_in("ccas@bordeaux.fr")
+    switch_to("ccas@bordeaux.fr")
     assert client.get(f"/pass/commandes/{world.order.id}").status_code == 403
-    sign_in("finance@gironde.fr")
+    switch_to("finance@gironde.fr")
     listing = client.get("/pass/commandes")
     assert listing.status_code == 200 and f"/pass/commandes/{world.order.id}" in listing.get_data(as_text=True)
     page = client.get(f"/pass/commandes/{world.order.id}")

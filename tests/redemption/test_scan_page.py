@@ -2,17 +2,11 @@
 
 from sqlalchemy import select
 
+from directory import api as directory_api
+from directory.models import Role
 from redemption import codes
 from redemption.models import Redemption
-from tests.conftest import csrf_token_from
-
-from .conftest import PASSWORD, distribute, venue_user
-
-
-def sign_in(client, email="accueil@mediatheque-bordeaux.fr"):
-    page = client.get("/connexion")
-    client.post("/connexion", data={"email": email, "password": PASSWORD,
-                                    "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+from tests.builders import ACTOR, PASSWORD, csrf_token_from, distribute, sign_in, venue_user
 
 
 def scan(client, venue, code, service="premiers-pas", code2="", two=False):
@@ -27,7 +21,7 @@ def test_scan_page_accepts_refuses_and_remembers_the_service(client, session, wo
     distribute(session, world, 0)
     venue_user(session, world)
     assert client.get("/pass/scanner").status_code == 302  # sign-in first
-    sign_in(client)
+    sign_in(client, "accueil@mediatheque-bordeaux.fr")
     page = client.get("/pass/scanner")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "autofocus" in html and 'name="code2"' in html
@@ -56,7 +50,7 @@ def test_scan_page_accepts_refuses_and_remembers_the_service(client, session, wo
 def test_scan_page_cancel_and_foreign_venue(client, session, world):
     distribute(session, world, 0)
     venue_user(session, world)
-    sign_in(client)
+    sign_in(client, "accueil@mediatheque-bordeaux.fr")
     assert scan(client, world.venue, world.codes(0)[0]).status_code == 201
     redemption = session.scalar(select(Redemption))
     token = csrf_token_from(client.get("/pass/scanner").get_data(as_text=True))
@@ -70,11 +64,6 @@ def test_scan_page_cancel_and_foreign_venue(client, session, world):
 
 
 def test_scan_page_is_for_venue_staff_only(client, session, world):
-    from directory import api as directory_api
-    from directory.models import Role
-
-    from .conftest import ACTOR
-
     user = directory_api.create_user(session, ACTOR, email="ccas@bordeaux.fr", full_name="Aiguilleur", password=PASSWORD)
     directory_api.add_membership(session, ACTOR, user, world.distributor, Role.DISTRIBUTOR)
     sign_in(client, "ccas@bordeaux.fr")
@@ -82,11 +71,6 @@ def test_scan_page_is_for_venue_staff_only(client, session, world):
 
 
 def test_a_distributor_records_a_handover_on_the_web(client, session, world):
-    from directory import api as directory_api
-    from directory.models import Role
-
-    from .conftest import ACTOR
-
     user = directory_api.create_user(session, ACTOR, email="ccas@bordeaux.fr", full_name="Aiguilleur", password=PASSWORD)
     directory_api.add_membership(session, ACTOR, user, world.distributor, Role.DISTRIBUTOR)
     sign_in(client, "ccas@bordeaux.fr")

@@ -12,8 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from directory.errors import DomainError
 from redemption import api, printing
 from redemption.models import FeeRuleKind, Redemption, RedemptionStatus, Statement
-
-from .conftest import ACTOR, distribute
+from tests.builders import ACTOR, distribute
 
 AFTER_ALL = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -1,0 +1,217 @@
+"""Shared test data builders and constants: the actor, sign-in, venues, applications, orders, import files.
+
+Fixtures stay in the conftest files; every test module imports its plain helpers from here.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+from pyproj import Geod
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from directory import api as directory_api
+from directory.factories import fake_siret
+from directory.models import Organisation, Role, Venue, VenueStatus
+from ingestion import standard
+from qualification import api as qualification_api
+from redemption import api as redemption_api
+from redemption.models import Order
+
+ACTOR = directory_api.Actor.system("tests")
+PASSWORD = "correct horse battery"
+_numbers = count(1)
+
+
+# --- Web forms ---------------------------------------------------------------------------------
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> TestResponse:
+    """Post the sign-in form with its CSRF token; returns the form's answer (302 on success)."""
+    token = csrf_token_from(client.get("/connexion").get_data(as_text=True))
+    return client.post("/connexion", data={"email": email, "password": password, "csrf_token": token})
+
+
+# --- Places and published venues ---------------------------------------------------------------
+
+GEOD = Geod(ellps="WGS84")
+# Cahors (46042) is the centre of the CA du Grand Cahors (EPCI 200023737, 42 325 inhabitants: quota 2).
+CAHORS = (1.44062, 44.44683)
+GRAND_CAHORS = "200023737"
+# Tour-de-Faure, in the same EPCI, 20 km east of Cahors.
+TOUR_DE_FAURE = (1.68998, 44.46875)
+
+
+def offset(lon: float, lat: float, metres: float, bearing: float = 90.0) -> tuple[float, float]:
+    """The point `metres` away on the WGS84 ellipsoid, towards `bearing` (degrees: 0 north, 90 east)."""
+    new_lon, new_lat, _ = GEOD.fwd(lon, lat, bearing, metres)
+    return new_lon, new_lat
+
+
+def publish_venue(session, lon, lat, *, published=True, status=VenueStatus.QUALIFIED, **fields):
+    """A venue on the public cartography (or not), created through the directory's rules."""
+    base = {
+        "nom": "Espace numérique",
+        "adresse": "1 place de la Mairie",
+        "code_postal": "69001",
+        "commune": "Lyon",
+        "longitude": lon,
+        "latitude": lat,
+        "horaires": "Mo-Fr 09:00-12:00,14:00-17:00",
+        "services": ["premiers-pas"],
+        "frais_a_charge": ["Gratuit"],
+        "modalites_accompagnement": ["Accompagnement individuel"],
+        "accepts_pass": True,
+    }
+    base.update(fields)
+    venue = directory_api.create_venue(session, ACTOR, base)
+    venue.status = status
+    venue.published = published
+    session.flush()
+    return venue
+
+
+# --- Qualification: organisations, sites, complete applications --------------------------------
+
+PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+IBAN = "FR76 3000 6000 0112 3456 7890 189"
+BIC = "AGRIFRPP"
+
+
+def make_organisation(session, legal_form="association", siret=True):
+    number = next(_numbers)
+    return directory_api.create_organisation(
+        session, ACTOR, name=f"Structure {number}", legal_form=legal_form,
+        siret=fake_siret(random.Random(number * 7919)) if siret else None,
+        rna=None if siret else f"W{number:09d}", is_venue_operator=True,
+    )
+
+
+def site_fields(point=CAHORS, services=("premiers-pas",), name=None):
+    return {
+        "nom": name or f"Lieu {next(_numbers)}", "adresse": "1 place de la Mairie", "code_postal": "46000",
+        "commune": "Cahors", "longitude": point[0], "latitude": point[1], "services": list(services),
+        "horaires": "Mo-Fr 09:00-12:00",
+    }
+
+
+def qualified_venue(session, point=CAHORS, services=("premiers-pas",)):
+    """A venue already qualified (and published, as the previous rebuild left it)."""
+    venue = directory_api.create_venue(session, ACTOR, site_fields(point, services))
+    directory_api.set_venue_status(session, ACTOR, venue, VenueStatus.QUALIFIED, "Qualifié auparavant.")
+    venue.published = True
+    session.flush()
+    return venue
+
+
+def complete_application(session, storage, point=CAHORS, services=("premiers-pas",), legal_form="entreprise", sites=1):
+    organisation = make_organisation(session, legal_form)
+    application = qualification_api.create_application(session, ACTOR, organisation)
+    for index in range(sites):
+        qualification_api.add_site(session, ACTOR, application, site_fields(offset(*point, index * 500), services))
+    qualification_api.set_bank_details(session, ACTOR, application, iban=IBAN, bic=BIC,
+                                       account_holder=organisation.name)
+    for kind in qualification_api.required_documents(legal_form):
+        qualification_api.store_document(session, ACTOR, application, kind, f"{kind}.pdf", PDF, storage)
+    qualification_api.submit_application(session, ACTOR, application)
+    qualification_api.mark_complete(session, ACTOR, application)
+    return application
+
+
+# --- Redemption: a small pass world (the `world` fixture of tests/redemption builds it) ---------
+
+@dataclass
+class World:
+    sponsor: Organisation
+    distributor: Organisation
+    operator: Organisation
+    venue: Venue  # qualified, Bordeaux, offers premiers-pas (level 1) and demarches-en-ligne
+    other_venue: Venue  # qualified, Mérignac (same département), same operator
+    far_venue: Venue  # qualified, Lyon: outside the order's territory
+    candidate_venue: Venue  # not qualified
+    order: Order
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def booklet(self, index: int = 0):
+        return self.order.booklets[index]
+
+    def codes(self, index: int = 0) -> list[str]:
+        return [c.code for c in self.booklet(index).cheques]
+
+
+def make_venue(session: Session, operator: Organisation, name: str, code_insee: str, postcode: str, commune: str,
+               services: list[str], qualified: bool = True) -> Venue:
+    venue = directory_api.create_venue(session, ACTOR, {
+        "nom": name, "adresse": "1 place de la Mairie", "code_postal": postcode, "commune": commune,
+        "code_insee": code_insee, "services": services, "organisation_id": operator.id,
+    })
+    if qualified:
+        directory_api.set_venue_status(session, ACTOR, venue, VenueStatus.QUALIFIED, "qualifié pour le test")
+    return venue
+
+
+def make_order(session: Session, sponsor: Organisation, booklets: int = 3, **options) -> Order:
+    options.setdefault("expires_on", date.today() + timedelta(days=365))
+    options.setdefault("territories", ["departement:33"])
+    order = redemption_api.create_order(session, ACTOR, sponsor, booklets=booklets, **options)
+    redemption_api.confirm_order(session, ACTOR, order)
+    redemption_api.pay_order(session, ACTOR, order)
+    redemption_api.issue_order(session, ACTOR, order)
+    session.refresh(order)
+    return order
+
+
+def distribute(session: Session, world: World, index: int, ref: str | None = None) -> None:
+    redemption_api.record_distribution(session, ACTOR, world.distributor, world.booklet(index),
+                                       ref or f"BEN-{index:04d}")
+
+
+def bearer(world: World, name: str = "venue") -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.tokens[name]}"}
+
+
+def venue_user(session: Session, world: World, email: str = "accueil@mediatheque-bordeaux.fr"):
+    user = directory_api.create_user(session, ACTOR, email=email, full_name="Agent d'accueil", password=PASSWORD)
+    directory_api.add_membership(session, ACTOR, user, world.operator, Role.VENUE_STAFF)
+    return user
+
+
+# --- Ingestion: rows of the national standard and CSV files ------------------------------------
+
+BORDEAUX = {"commune": "Bordeaux", "code_postal": "33000", "latitude": "44.8412", "longitude": "-0.5801"}
+
+
+def row(source_id: str, **fields: Any) -> dict[str, Any]:
+    base = {
+        "id": source_id, "pivot": "00000000000000", "nom": f"Espace numérique {source_id}",
+        "adresse": f"{10 + len(source_id)} rue Sainte-Catherine", "date_maj": "2024-05-02",
+        "services": "Aide aux démarches administratives|Maîtrise des outils numériques du quotidien",
+        **BORDEAUX,
+    }
+    base.update(fields)
+    return base
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=standard.field_names(standard.V1))
+        writer.writeheader()
+        for item in rows:
+            writer.writerow({name: item.get(name, "") for name in standard.field_names(standard.V1)})
+    return path
