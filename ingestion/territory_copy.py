@@ -27,7 +27,8 @@ TERRITORY_COLUMNS = (
 )
 ALIAS_COLUMNS = ("alias", "commune", "kind")
 GEOMETRY_COLUMNS = ("level", "code", "wkt")
-# When a code has several targets, the current status wins over history.
+# Values of the alias `kind` column; when a code has several targets, the earlier kind wins
+# (current status over history).
 ALIAS_KINDS = ("arrondissement-municipal", "commune-deleguee", "commune-associee", "ancien-code")
 DATA_FILES = ("territories.csv.xz", "aliases.csv.xz", "geometries.csv.xz", "LICENCE.md")
 

