@@ -11,8 +11,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from directory.cli import cli_actor, command_unit_of_work, emit
-from maps import api as maps_api
-from maps.models import RUN_STATUS_LABELS, RunStatus
+from directory.db import PARIS_TZ
+from maps import rebuild
+from maps.coverage import coverage_area, coverage_figures, refresh_coverage
+from maps.fragility import load_fragility_index
+from maps.models import RUN_STATUS_LABELS, CartographyRun, RunStatus
 
 commands: list[click.Command] = []
 
@@ -31,7 +34,7 @@ def coverage() -> None:
 def coverage_refresh(as_json: bool) -> None:
     """Recalcule les distances de chaque commune aux lieux publiés (fait aussi par la reconstruction hebdomadaire)."""
     with command_unit_of_work() as session:
-        summary = maps_api.refresh_coverage(session)
+        summary = refresh_coverage(session)
     emit(as_json, summary,
          f"Couverture recalculée : {summary['communes']} communes, {summary['venues']} lieux publiés, "
          f"en {summary['seconds']:.1f} s.")
@@ -44,7 +47,7 @@ def coverage_refresh(as_json: bool) -> None:
 def coverage_load_fragility(paths: tuple[Path, ...], as_json: bool) -> None:
     """Charge l'indice de fragilité numérique (fichiers ifn-city-… et ifn-epci-… d'inclusion-numerique/stack)."""
     with command_unit_of_work() as session:
-        summaries = [maps_api.load_fragility_index(session, path) for path in paths]
+        summaries = [load_fragility_index(session, path) for path in paths]
     for summary in summaries:
         levels = ", ".join(f"{count} {'communes chargées' if level == 'commune' else 'EPCI chargés'}"
                            for level, count in summary["by_level"].items())
@@ -84,7 +87,7 @@ def coverage_show(code: str, as_json: bool) -> None:
     """
     level, value = _area_argument(code)
     with command_unit_of_work() as session:
-        figures = maps_api.coverage_figures(session, maps_api.coverage_area(session, level, value))
+        figures = coverage_figures(session, coverage_area(session, level, value))
     lines = [
         f"{figures['territoire']['nom']} : {_number(figures['population'])} habitants, {figures['communes']} communes, "
         f"{figures['lieux']['total']} lieux publiés "
@@ -131,7 +134,7 @@ def cartography_rebuild(as_json: bool) -> None:
             click.echo(f"  étape « {name} »…")
         yield
 
-    run = maps_api.rebuild_cartography(factory, cli_actor(), trigger="cli", observe=observe)
+    run = rebuild.rebuild_cartography(factory, cli_actor(), trigger="cli", observe=observe)
     emit(as_json, _run_payload(run), _run_line(run))
     if run.status == RunStatus.FAILED:
         raise SystemExit(1)
@@ -144,13 +147,13 @@ def cartography_rebuild(as_json: bool) -> None:
 def cartography_runs(limit: int, as_json: bool) -> None:
     """Historique des reconstructions de la cartographie."""
     with command_unit_of_work() as session:
-        runs = maps_api.cartography_runs(session, limit)
+        runs = rebuild.cartography_runs(session, limit)
         payload = {"runs": [_run_payload(run) for run in runs]}
         text = "\n".join(_run_line(run) for run in runs) or "Aucune reconstruction pour l'instant."
     emit(as_json, payload, text)
 
 
-def _run_payload(run: maps_api.CartographyRun) -> dict:
+def _run_payload(run: CartographyRun) -> dict:
     return {
         "id": run.id, "status": run.status.value, "trigger": run.trigger, "actor": run.actor,
         "started_at": run.started_at.isoformat(), "seconds": round(run.seconds, 3), "published": run.published,
@@ -159,8 +162,8 @@ def _run_payload(run: maps_api.CartographyRun) -> dict:
     }
 
 
-def _run_line(run: maps_api.CartographyRun) -> str:
-    started = run.started_at.astimezone(maps_api.PARIS_TZ).strftime("%d/%m/%Y %H:%M")
+def _run_line(run: CartographyRun) -> str:
+    started = run.started_at.astimezone(PARIS_TZ).strftime("%d/%m/%Y %H:%M")
     line = (f"Reconstruction n° {run.id} du {started} ({run.trigger}) : {RUN_STATUS_LABELS[run.status]}, "
             f"{run.seconds:.1f} s")
     if run.status == RunStatus.SUCCEEDED:

@@ -1,0 +1,195 @@
+"""The public cartography's reads: published venues per territory, map bubbles and boxes, venue pages, error reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from directory.api import EMAIL
+from directory.db import bbox_filter
+from directory.errors import InvalidInput, NotFound
+from directory.models import ServiceLevel, Territory, TerritoryLevel, Venue
+from maps.models import ReportTopic, VenueReport
+
+MAP_BBOX_MAX_VENUES = 3_000
+REPORT_MESSAGE_MAX = 2_000
+TERRITORY_CHILD_LEVEL = {
+    TerritoryLevel.REGION: TerritoryLevel.DEPARTEMENT,
+    TerritoryLevel.DEPARTEMENT: TerritoryLevel.COMMUNE,
+    TerritoryLevel.EPCI: TerritoryLevel.COMMUNE,
+}
+_TERRITORY_CODE_COLUMN = {
+    TerritoryLevel.REGION: Territory.region_code,
+    TerritoryLevel.DEPARTEMENT: Territory.departement_code,
+    TerritoryLevel.EPCI: Territory.epci_code,
+    TerritoryLevel.COMMUNE: Territory.code,
+}
+
+
+@dataclass(frozen=True)
+class TerritoryOverview:
+    territory: Territory
+    venue_count: int
+    # Sub-territories with their number of published venues, most venues first (none for a commune).
+    children: list[tuple[Territory, int]]
+    parents: list[Territory]
+
+
+def published_venue_counts(session: Session, level: TerritoryLevel | str, within: Territory | None = None) -> dict[str, int]:
+    """Number of published venues per territory code of `level` (territories without any are absent)."""
+    level = TerritoryLevel(level)
+    key = _TERRITORY_CODE_COLUMN[level]
+    statement = (
+        select(key, func.count(Venue.id))
+        .select_from(Venue)
+        .join(Territory, (Territory.code == Venue.code_insee) & (Territory.level == TerritoryLevel.COMMUNE))
+        .where(Venue.published)
+        .group_by(key)
+    )
+    if within is not None:
+        statement = statement.where(_TERRITORY_CODE_COLUMN[within.level] == within.code)
+    return {code: count for code, count in session.execute(statement) if code}
+
+
+def territory_overview(session: Session, territory: Territory) -> TerritoryOverview:
+    parents = []
+    for level, code in ((TerritoryLevel.REGION, territory.region_code), (TerritoryLevel.DEPARTEMENT, territory.departement_code)):
+        if code and level != territory.level:
+            parent = session.scalar(select(Territory).where(Territory.level == level, Territory.code == code))
+            if parent is not None:
+                parents.append(parent)
+    total = published_venue_counts(session, territory.level, within=territory).get(territory.code, 0)
+    children: list[tuple[Territory, int]] = []
+    child_level = TERRITORY_CHILD_LEVEL.get(territory.level)
+    if child_level is not None:
+        counts = published_venue_counts(session, child_level, within=territory)
+        if counts:
+            rows = session.scalars(
+                select(Territory).where(Territory.level == child_level, Territory.code.in_(list(counts)))
+            )
+            children = sorted(((t, counts[t.code]) for t in rows), key=lambda item: (-item[1], item[0].name))
+    return TerritoryOverview(territory, total, children, parents)
+
+
+def published_venues_in(session: Session, territory: Territory, limit: int = 500) -> list[Venue]:
+    """The published venues of a territory, by commune then name."""
+    statement = (
+        select(Venue)
+        .options(selectinload(Venue.services))
+        .join(Territory, (Territory.code == Venue.code_insee) & (Territory.level == TerritoryLevel.COMMUNE))
+        .where(Venue.published, _TERRITORY_CODE_COLUMN[territory.level] == territory.code)
+        .order_by(Venue.commune, Venue.nom, Venue.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def map_bubbles(session: Session, level: TerritoryLevel | str) -> list[dict[str, Any]]:
+    """One bubble per région or département: its name, centre and number of published venues."""
+    level = TerritoryLevel(level)
+    if level not in (TerritoryLevel.REGION, TerritoryLevel.DEPARTEMENT):
+        raise InvalidInput(
+            f"Le niveau « {level.value} » n'a pas de bulles : « region » ou « departement » est attendu.",
+            field="level", code="invalid_bubble_level",
+        )
+    counts = published_venue_counts(session, level)
+    rows = session.execute(
+        select(Territory.code, Territory.name, func.ST_X(Territory.centre), func.ST_Y(Territory.centre))
+        .where(Territory.level == level, Territory.code.in_(list(counts)), Territory.centre.is_not(None))
+        .order_by(Territory.code)
+    )
+    return [
+        {"code": code, "nom": name, "lon": round(x, 5), "lat": round(y, 5), "lieux": counts[code]}
+        for code, name, x, y in rows
+    ]
+
+
+def parse_bbox(value: str, field: str = "bbox") -> tuple[float, float, float, float]:
+    """`xmin,ymin,xmax,ymax` in degrees (longitude, latitude), as Leaflet's toBBoxString gives."""
+    try:
+        xmin, ymin, xmax, ymax = (float(part) for part in (value or "").split(","))
+    except ValueError:
+        raise InvalidInput(
+            f"Le cadre « {value} » n'est pas valide : quatre nombres « ouest,sud,est,nord » sont attendus.",
+            field=field, code="invalid_bbox",
+        ) from None
+    if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+        raise InvalidInput(
+            f"Le cadre « {value} » n'est pas valide : ouest ≤ est entre -180 et 180, sud ≤ nord entre -90 et 90.",
+            field=field, code="invalid_bbox",
+        )
+    return xmin, ymin, xmax, ymax
+
+
+def venues_in_bbox(
+    session: Session, bbox: tuple[float, float, float, float], limit: int = MAP_BBOX_MAX_VENUES
+) -> tuple[list[dict[str, Any]], bool]:
+    """Published venues in a lon/lat box, light enough for map markers; True when cut at `limit`."""
+    rows = session.execute(
+        select(Venue.id, Venue.nom, Venue.commune, func.ST_X(Venue.location), func.ST_Y(Venue.location))
+        .where(Venue.published, bbox_filter(session, Venue, "location", *bbox))
+        .order_by(Venue.id)
+        .limit(limit + 1)
+    ).all()
+    venues = [
+        {"id": vid, "nom": nom, "commune": commune, "lon": x, "lat": y} for vid, nom, commune, x, y in rows[:limit]
+    ]
+    return venues, len(rows) > limit
+
+
+def territory_bounds(territory: Territory) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of a territory's polygon, or None without geometry."""
+    if territory.geom is None:
+        return None
+    return to_shape(territory.geom).bounds
+
+
+def public_venue(session: Session, venue_id: int) -> Venue:
+    """A venue of the public cartography; candidates and unpublished venues do not exist here."""
+    venue = session.get(Venue, venue_id)
+    if venue is None or not venue.published:
+        raise NotFound("Ce lieu n'existe pas ou n'est pas sur la carte publique.", field="venue", code="unknown_venue")
+    return venue
+
+
+def service_levels(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(ServiceLevel.number, ServiceLevel.label).order_by(ServiceLevel.number)).all())
+
+
+def report_venue_error(
+    session: Session, venue: Venue, *, topic: str, message: str, contact_email: str | None = None
+) -> VenueReport:
+    """Store a report from the public about a venue page, for APTIC staff."""
+    try:
+        chosen = ReportTopic(topic)
+    except ValueError:
+        raise InvalidInput("Choisissez ce qui est inexact.", field="topic", code="invalid_topic") from None
+    text = (message or "").strip()
+    if not text:
+        raise InvalidInput("Décrivez l'erreur constatée.", field="message", code="required")
+    if len(text) > REPORT_MESSAGE_MAX:
+        raise InvalidInput(
+            f"Le message est trop long : {REPORT_MESSAGE_MAX} caractères au plus.", field="message", code="too_long"
+        )
+    email = (contact_email or "").strip().lower() or None
+    if email is not None and not EMAIL.match(email):
+        raise InvalidInput(f"Le courriel « {email} » n'est pas valide.", field="contact_email", code="invalid_email")
+    report = VenueReport(venue=venue, topic=chosen, message=text, contact_email=email)
+    session.add(report)
+    session.flush()
+    return report
+
+
+def open_reports(session: Session) -> list[VenueReport]:
+    return list(
+        session.scalars(
+            select(VenueReport)
+            .options(selectinload(VenueReport.venue))
+            .where(VenueReport.handled_at.is_(None))
+            .order_by(VenueReport.created_at.desc(), VenueReport.id.desc())
+        )
+    )
