@@ -29,7 +29,6 @@ from redemption.redemptions import (
     recent_redemptions,
     redeem,
     redemption_payload,
-    venue_for_api_key,
     venue_in_territories,
 )
 from redemption.reports import report_csv, sponsor_report
@@ -75,6 +74,5 @@ __all__ = [
     "statement_payload",
     "statements_csv",
     "statements_for_month",
-    "venue_for_api_key",
     "venue_in_territories",
 ]

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from directory.api import Actor, record_audit
 from directory.errors import InvalidInput, NotFound
 from redemption import codes as cheque_codes
-from redemption.models import Booklet, Cheque, ChequeStatus, Order
+from redemption.models import CHEQUE_MACHINE, Booklet, Cheque, ChequeStatus, Order, states_moving_to
+
 
 def order_codes(session: Session, order: Order) -> list[dict[str, Any]]:
     rows = session.execute(
@@ -38,7 +39,9 @@ def cancel_booklet(session: Session, actor: Actor, booklet: Booklet, reason: str
     if not (reason or "").strip():
         raise InvalidInput("Indiquez le motif de l'annulation.", field="reason", code="required")
     cancelled = session.execute(
-        update(Cheque).where(Cheque.booklet_id == booklet.id, Cheque.status == ChequeStatus.ISSUED)
+        update(Cheque)
+        .where(Cheque.booklet_id == booklet.id,
+               Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.CANCELLED)))
         .values(status=ChequeStatus.CANCELLED).execution_options(synchronize_session="fetch")
     ).rowcount
     record_audit(session, actor, "booklet.cancelled", "booklet", booklet.id, number=booklet.number,

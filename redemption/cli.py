@@ -124,10 +124,7 @@ orders.add_command(_transition("close", "clôturée", close_order))
 def orders_print(order_id: int, out: Path, as_json: bool) -> None:
     """Imprime les carnets d'une commande émise (PDF, code-barres Code 128)."""
     with command_unit_of_work() as session:
-        order = get_order(session, order_id)
-        if order.issued_at is None:
-            raise click.ClickException(f"La commande n° {order_id} n'est pas encore émise : rien à imprimer.")
-        pages = printing.print_order(session, order, out)
+        pages = printing.print_order(session, get_order(session, order_id), out)
     emit(as_json, {"order": order_id, "file": str(out), "pages": pages}, f"{pages} pages écrites dans {out}.")
 
 

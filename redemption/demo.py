@@ -10,15 +10,34 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from directory.api import Actor
+from directory.api import Actor, record_audits
 from directory.db import utcnow
-from directory.models import ApiKey, AuditEvent, Organisation, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
+from directory.models import (
+    ApiKey,
+    Organisation,
+    Territory,
+    TerritoryLevel,
+    Venue,
+    VenueService,
+    VenueStatus,
+)
 from redemption import codes as cheque_codes
-from redemption.models import Booklet, Cheque, ChequeStatus, Order, Redemption, RedemptionCheque, RedemptionStatus
+from redemption.models import (
+    CHEQUE_MACHINE,
+    Booklet,
+    Cheque,
+    ChequeStatus,
+    Order,
+    Redemption,
+    RedemptionCheque,
+    RedemptionStatus,
+    states_moving_to,
+)
 from redemption.months import paris_date
 from redemption.orders import confirm_order, create_order, issue_order, pay_order
 from redemption.redemptions import venue_in_territories
 from redemption.statements import close_month
+
 
 def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
     """Two issued orders with distributed booklets and a few months of redemptions; fast (bulk)."""
@@ -114,11 +133,11 @@ def _seed_usage(session: Session, actor: Actor, rng: random.Random, order: Order
         {"redemption_id": rid, "cheque_id": cid, "active": True} for rid, cheque_ids in zip(ids, line_rows, strict=True)
         for cid in cheque_ids
     ])
-    session.execute(update(Cheque).where(Cheque.id.in_([cid for ids_ in line_rows for cid in ids_]))
-                    .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session=False))
-    session.execute(insert(AuditEvent), [
-        {"at": row["created_at"], "actor": actor.label, "actor_user_id": None, "action": "redemption.created",
-         "target_type": "redemption", "target_id": str(rid), "data": {"synthetic": True}}
-        for rid, row in zip(ids, redemption_rows, strict=True)
-    ])
+    session.execute(
+        update(Cheque)
+        .where(Cheque.id.in_([cid for ids_ in line_rows for cid in ids_]),
+               Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.REDEEMED)))
+        .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session=False)
+    )
+    record_audits(session, actor, "redemption.created", "redemption", [(rid, {"synthetic": True}) for rid in ids])
     session.flush()

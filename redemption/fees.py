@@ -11,6 +11,7 @@ from directory.api import Actor, record_audit
 from directory.errors import Conflict, InvalidInput, NotFound
 from redemption.models import FeeRule, FeeRuleKind, Statement
 
+
 def round_half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.db import Base, utcnow
 from directory.models import Organisation, Service, Venue, _enum
+from directory.transitions import State, StateMachine
 
 MAX_ID = 2**31 - 1  # an INTEGER key; a larger number from a URL names nothing
 
@@ -34,6 +35,21 @@ ORDER_STATUS_LABELS = {
     OrderStatus.ISSUED: "Émise",
     OrderStatus.CLOSED: "Clôturée",
 }
+ORDER_MACHINE = StateMachine(
+    kind="order",
+    states=OrderStatus,
+    moves={
+        OrderStatus.DRAFT: frozenset({OrderStatus.CONFIRMED}),
+        OrderStatus.CONFIRMED: frozenset({OrderStatus.PAID}),
+        OrderStatus.PAID: frozenset({OrderStatus.ISSUED}),
+        OrderStatus.ISSUED: frozenset({OrderStatus.CLOSED}),
+        OrderStatus.CLOSED: frozenset(),
+    },
+    # The refusal names statuses by their code, as the CLI commands and their JSON output do.
+    labels={status: status.value for status in OrderStatus},
+    refusal="La commande n° {record.id} est au statut « {current} » : elle ne peut pas passer au statut « {target} ».",
+    reason_required=False,
+)
 
 
 class ChequeStatus(enum.StrEnum):
@@ -42,10 +58,48 @@ class ChequeStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# Cheques change status in bulk (a delivery, a lost booklet): the UPDATEs select their rows with
+# `states_moving_to`, so the table below is the one place that says which moves exist.
+CHEQUE_MACHINE = StateMachine(
+    kind="cheque",
+    states=ChequeStatus,
+    moves={
+        ChequeStatus.ISSUED: frozenset({ChequeStatus.REDEEMED, ChequeStatus.CANCELLED}),
+        ChequeStatus.REDEEMED: frozenset({ChequeStatus.ISSUED}),  # its redemption was cancelled
+        ChequeStatus.CANCELLED: frozenset(),
+    },
+    labels={ChequeStatus.ISSUED: "émis", ChequeStatus.REDEEMED: "encaissé", ChequeStatus.CANCELLED: "annulé"},
+    refusal="Le chèque {record.code} est {current} : il ne peut pas devenir {target}.",
+    reason_required=False,
+    stamp=None,
+)
+
+
 class RedemptionStatus(enum.StrEnum):
     REDEEMED = "redeemed"
     CANCELLED = "cancelled"
     REIMBURSED = "reimbursed"
+
+
+REDEMPTION_MACHINE = StateMachine(
+    kind="redemption",
+    states=RedemptionStatus,
+    moves={
+        RedemptionStatus.REDEEMED: frozenset({RedemptionStatus.CANCELLED, RedemptionStatus.REIMBURSED}),
+        RedemptionStatus.CANCELLED: frozenset(),
+        RedemptionStatus.REIMBURSED: frozenset(),
+    },
+    labels={RedemptionStatus.REDEEMED: "encaissé", RedemptionStatus.CANCELLED: "annulé",
+            RedemptionStatus.REIMBURSED: "remboursé"},
+    refusal="L'encaissement n° {record.id} est {current} : il ne peut pas devenir {target}.",
+    reason_required=False,
+    stamp=None,
+)
+
+
+def states_moving_to(machine: StateMachine[State], target: State) -> list[State]:
+    """The states a bulk UPDATE may move to `target`: its WHERE clause, taken from the machine's table."""
+    return [state for state in machine.states if machine.allows(state, target)]
 
 
 class FeeRuleKind(enum.StrEnum):

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from directory.db import PARIS_TZ
 from directory.errors import InvalidInput
 
+
 def paris_date(moment: datetime) -> date:
     return moment.astimezone(PARIS_TZ).date()
 

@@ -9,22 +9,16 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from directory import api as directory_api
-from directory.api import Actor, record_audit
+from directory.api import Actor, record_audit, record_audits
 from directory.db import utcnow
 from directory.errors import InvalidInput, InvalidTransition, NotFound
-from directory.models import AuditEvent, Organisation
+from directory.models import Organisation
 from redemption import codes as cheque_codes
 from redemption.fees import round_half_up, rule_in_force
-from redemption.models import MAX_ID, Booklet, Cheque, ChequeStatus, FeeRuleKind, Order, OrderStatus
+from redemption.models import MAX_ID, ORDER_MACHINE, Booklet, Cheque, ChequeStatus, FeeRuleKind, Order, OrderStatus
 from redemption.months import paris_date
 
 MAX_BOOKLETS_PER_ORDER = 100_000
-ORDER_TRANSITIONS = {
-    OrderStatus.DRAFT: OrderStatus.CONFIRMED,
-    OrderStatus.CONFIRMED: OrderStatus.PAID,
-    OrderStatus.PAID: OrderStatus.ISSUED,
-    OrderStatus.ISSUED: OrderStatus.CLOSED,
-}
 
 
 def create_sponsor(session: Session, actor: Actor, **fields: Any) -> Organisation:
@@ -147,27 +141,13 @@ def order_summary(order: Order) -> dict[str, Any]:
     }
 
 
-def _advance(session: Session, actor: Actor, order: Order, target: OrderStatus) -> None:
-    if ORDER_TRANSITIONS.get(order.status) != target:
-        raise InvalidTransition(
-            f"La commande n° {order.id} est au statut « {order.status.value} » : elle ne peut pas passer au statut "
-            f"« {target.value} ».",
-            field="status",
-        )
-    before = order.status
-    order.status = target
-    order.status_changed_at = utcnow()
-    session.flush()
-    record_audit(session, actor, "order.status_changed", "order", order.id, before=before, after=target)
-
-
 def confirm_order(session: Session, actor: Actor, order: Order) -> Order:
-    _advance(session, actor, order, OrderStatus.CONFIRMED)
+    ORDER_MACHINE.move(session, actor, order, OrderStatus.CONFIRMED)
     return order
 
 
 def pay_order(session: Session, actor: Actor, order: Order) -> Order:
-    _advance(session, actor, order, OrderStatus.PAID)
+    ORDER_MACHINE.move(session, actor, order, OrderStatus.PAID)
     return order
 
 
@@ -178,13 +158,13 @@ def close_order(session: Session, actor: Actor, order: Order, today: date | None
             f"Les chèques de la commande n° {order.id} sont valables jusqu'au {order.expires_on:%d/%m/%Y} : "
             "elle ne peut être clôturée qu'après.", field="status",
         )
-    _advance(session, actor, order, OrderStatus.CLOSED)
+    ORDER_MACHINE.move(session, actor, order, OrderStatus.CLOSED)
     return order
 
 
 def issue_order(session: Session, actor: Actor, order: Order) -> Order:
     """Create the booklets and their cheques, each with a fresh unique code, in bulk."""
-    _advance(session, actor, order, OrderStatus.ISSUED)
+    ORDER_MACHINE.move(session, actor, order, OrderStatus.ISSUED)
     order.issued_at = utcnow()
     booklet_rows = [
         {"order_id": order.id, "sequence": seq, "number": f"{order.id:05d}-{seq:05d}"}
@@ -204,11 +184,8 @@ def issue_order(session: Session, actor: Actor, order: Order) -> Order:
     ]
     for start in range(0, len(rows), 5_000):
         session.execute(insert(Cheque), rows[start : start + 5_000])
-    now = utcnow()
-    session.execute(insert(AuditEvent), [
-        {"at": now, "actor": actor.label, "actor_user_id": actor.user_id, "action": "booklet.issued",
-         "target_type": "booklet", "target_id": str(booklet_id),
-         "data": {"order_id": order.id, "number": row["number"], "cheques": order.cheques_per_booklet}}
+    record_audits(session, actor, "booklet.issued", "booklet", [
+        (booklet_id, {"order_id": order.id, "number": row["number"], "cheques": order.cheques_per_booklet})
         for booklet_id, row in zip(booklet_ids, booklet_rows, strict=True)
     ])
     session.flush()

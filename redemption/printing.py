@@ -12,6 +12,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from directory.errors import Conflict
 from redemption import codes as cheque_codes
 from redemption.models import Booklet, Order, Statement
 
@@ -36,6 +37,8 @@ def print_order(session: Session, order: Order, out: Path) -> int:
     Each coupon carries the code as a Code 128 barcode (what the handheld scanner reads) and in
     clear, grouped for reading. Returns the number of pages.
     """
+    if order.issued_at is None:
+        raise Conflict(f"La commande n° {order.id} n'est pas encore émise : rien à imprimer.", code="order_not_issued")
     booklets = session.scalars(
         select(Booklet).where(Booklet.order_id == order.id).options(selectinload(Booklet.cheques)).order_by(Booklet.sequence)
     ).all()

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, joinedload
 from directory import api as directory_api
 from directory.api import Actor, record_audit
 from directory.db import PARIS_TZ, utcnow
-from directory.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from directory.models import ApiKey, Service, Territory, TerritoryLevel, Venue, VenueStatus
+from directory.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotFound
+from directory.models import Service, Territory, TerritoryLevel, Venue, VenueStatus
 from redemption import codes as cheque_codes
 from redemption.errors import (
     AlreadyRedeemed,
@@ -29,7 +29,9 @@ from redemption.errors import (
     VenueNotQualified,
 )
 from redemption.models import (
+    CHEQUE_MACHINE,
     MAX_ID,
+    REDEMPTION_MACHINE,
     Booklet,
     Cheque,
     ChequeStatus,
@@ -37,6 +39,7 @@ from redemption.models import (
     Redemption,
     RedemptionCheque,
     RedemptionStatus,
+    states_moving_to,
 )
 from redemption.months import paris_date
 
@@ -154,7 +157,8 @@ def redeem(
 
     ids = [c.id for c in cheques]
     claimed = session.execute(
-        update(Cheque).where(Cheque.id.in_(ids), Cheque.status == ChequeStatus.ISSUED)
+        update(Cheque)
+        .where(Cheque.id.in_(ids), Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.REDEEMED)))
         .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session="fetch")
     ).rowcount
     if claimed != len(ids):
@@ -208,11 +212,8 @@ def cancel_redemption(
     redemption = get_redemption(session, venue, redemption_id)
     session.execute(select(Redemption.id).where(Redemption.id == redemption_id).with_for_update())
     session.refresh(redemption)
-    if redemption.status == RedemptionStatus.REIMBURSED:
-        raise Conflict("Cet encaissement figure déjà sur un relevé : il ne peut plus être annulé.", field="redemption",
-                       code="already_reimbursed")
-    if redemption.status == RedemptionStatus.CANCELLED:
-        raise InvalidTransition("Cet encaissement est déjà annulé.", field="redemption", code="already_cancelled")
+    if not REDEMPTION_MACHINE.allows(redemption.status, RedemptionStatus.CANCELLED):
+        raise _cancellation_refused(redemption)
     if now - redemption.created_at > CANCELLATION_WINDOW:
         raise Conflict("Un encaissement ne peut être annulé que dans les 24 heures.", field="redemption",
                        code="cancellation_window_closed")
@@ -223,11 +224,20 @@ def cancel_redemption(
         line.active = False
     session.flush()
     session.execute(
-        update(Cheque).where(Cheque.id.in_(cheque_ids)).values(status=ChequeStatus.ISSUED)
-        .execution_options(synchronize_session="fetch")
+        update(Cheque)
+        .where(Cheque.id.in_(cheque_ids), Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.ISSUED)))
+        .values(status=ChequeStatus.ISSUED).execution_options(synchronize_session="fetch")
     )
     record_audit(session, actor, "redemption.cancelled", "redemption", redemption.id, venue_id=venue.id)
     return redemption
+
+
+def _cancellation_refused(redemption: Redemption) -> DomainError:
+    """A cancellation the table refuses (reimbursed or already cancelled), with the API's stable code."""
+    if redemption.status == RedemptionStatus.REIMBURSED:
+        return Conflict("Cet encaissement figure déjà sur un relevé : il ne peut plus être annulé.", field="redemption",
+                        code="already_reimbursed")
+    return InvalidTransition("Cet encaissement est déjà annulé.", field="redemption", code="already_cancelled")
 
 
 def redemption_payload(redemption: Redemption) -> dict[str, Any]:
@@ -252,10 +262,3 @@ def recent_redemptions(session: Session, venue: Venue, now: datetime | None = No
         select(Redemption).where(Redemption.venue_id == venue.id, Redemption.created_at >= midnight)
         .options(joinedload(Redemption.service)).order_by(Redemption.id.desc()).limit(limit)
     ))
-
-
-def venue_for_api_key(session: Session, token: str) -> tuple[ApiKey, Venue] | None:
-    key = directory_api.authenticate_api_key(session, token)
-    if key is None or key.venue is None:
-        return None
-    return key, key.venue

@@ -17,6 +17,7 @@ from redemption.models import Booklet, Cheque, ChequeStatus, Order, OrderStatus,
 from redemption.months import paris_date
 from redemption.orders import order_summary
 
+
 def _month_key(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         moment = paris_date(moment)

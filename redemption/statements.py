@@ -7,27 +7,22 @@ import io
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from directory.api import Actor, record_audit
-from directory.db import ScheduledJob, dialect_name, unit_of_work, utcnow
+from directory.api import Actor, record_audit, record_audits
+from directory.db import ScheduledJob, transaction_lock, unit_of_work, utcnow
 from directory.errors import InvalidInput
-from directory.models import AuditEvent
 from redemption.fees import round_half_up, rule_in_force
-from redemption.models import FeeRuleKind, Redemption, RedemptionStatus, Statement
+from redemption.models import REDEMPTION_MACHINE, FeeRuleKind, Redemption, RedemptionStatus, Statement, states_moving_to
 from redemption.months import month_bounds, paris_date
 
+STATEMENT_NUMBERING_LOCK = "aptic.statement_numbering"
 STATEMENT_CSV_COLUMNS = [
     ("numero", "number"), ("lieu_id", "venue_id"), ("lieu", "venue"), ("mois", "month"), ("cheques", "cheques"),
     ("brut_centimes", "gross_cents"), ("taux_commission_pdb", "commission_rate_bp"),
     ("commission_centimes", "commission_cents"), ("forfait_centimes", "fee_cents"), ("net_centimes", "net_cents"),
 ]
-
-def _serialise_statement_numbering(session: Session) -> None:
-    """Statement numbers are gapless: one closer at a time takes the next ones."""
-    if dialect_name(session) == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('aptic.statement_numbering'))"))
 
 
 def close_month(session: Session, actor: Actor, month: date, now: datetime | None = None) -> dict[str, Any]:
@@ -38,12 +33,14 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
     if now < end:
         raise InvalidInput(f"Le mois {month:%m/%Y} n'est pas terminé : il ne peut pas encore être clos.",
                            field="month", code="month_not_over")
-    _serialise_statement_numbering(session)
+    # Statement numbers are gapless: one closer at a time takes the next ones.
+    transaction_lock(session, STATEMENT_NUMBERING_LOCK)
     commission_bp = rule_in_force(session, FeeRuleKind.COMMISSION_BP, month).value
     monthly_fee = rule_in_force(session, FeeRuleKind.MONTHLY_FEE_CENTS, month).value
+    reimbursable = states_moving_to(REDEMPTION_MACHINE, RedemptionStatus.REIMBURSED)
     totals = session.execute(
         select(Redemption.venue_id, func.sum(Redemption.cheque_count), func.sum(Redemption.amount_cents))
-        .where(Redemption.status == RedemptionStatus.REDEEMED, Redemption.created_at >= start, Redemption.created_at < end)
+        .where(Redemption.status.in_(reimbursable), Redemption.created_at >= start, Redemption.created_at < end)
         .group_by(Redemption.venue_id).order_by(Redemption.venue_id)
     ).all()
     already = set(session.scalars(select(Statement.venue_id).where(Statement.month == month)))
@@ -63,18 +60,15 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
         session.flush()
         redemption_ids = list(session.scalars(
             update(Redemption)
-            .where(Redemption.venue_id == venue_id, Redemption.status == RedemptionStatus.REDEEMED,
+            .where(Redemption.venue_id == venue_id, Redemption.status.in_(reimbursable),
                    Redemption.created_at >= start, Redemption.created_at < end)
             .values(status=RedemptionStatus.REIMBURSED, statement_id=statement.id)
             .returning(Redemption.id).execution_options(synchronize_session="fetch")
         ))
         record_audit(session, actor, "statement.closed", "statement", statement.id, number=statement.number,
                      venue_id=venue_id, month=month, net_cents=statement.net_cents)
-        session.execute(insert(AuditEvent), [
-            {"at": now, "actor": actor.label, "actor_user_id": actor.user_id, "action": "redemption.reimbursed",
-             "target_type": "redemption", "target_id": str(rid), "data": {"statement": statement.number}}
-            for rid in redemption_ids
-        ])
+        record_audits(session, actor, "redemption.reimbursed", "redemption",
+                      [(rid, {"statement": statement.number}) for rid in redemption_ids])
         created.append(statement)
     session.flush()
     return {"month": month.strftime("%Y-%m"), "created": len(created), "already_closed": len(already),

@@ -1,25 +1,29 @@
-"""The pass on the web: the redemption API for scanners, the venue scan page, the sponsor report."""
+"""The pass on the web: the redemption API for scanners, the venue scan page, distribution, the sponsor report."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
+import marshmallow
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from sqlalchemy import select
+from marshmallow import fields, pre_load
 
 from directory import api as directory_api
-from directory.errors import DomainError, Forbidden, InvalidInput
+from directory.api import Actor
+from directory.errors import DomainError, InvalidInput
 from directory.models import Role, Venue
+from directory.params import ApiBlueprint, FrenchParser, Schema
 from directory.web import csrf, current_actor, limiter, request_session, role_required
-from redemption import redemptions
+from redemption import access, redemptions
 from redemption.booklets import get_booklet
 from redemption.distribution import record_distribution
 from redemption.errors import Unauthenticated
-from redemption.models import ORDER_STATUS_LABELS
-from redemption.orders import get_order, sponsor_orders
+from redemption.models import ORDER_STATUS_LABELS, RedemptionStatus
+from redemption.orders import sponsor_orders
 from redemption.reports import report_csv, sponsor_report
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
@@ -67,128 +71,127 @@ def failure_limited(view: Any) -> Any:
 # ------------------------------------------------------------------------------------ API
 
 
-def _staff_venues() -> list[Venue]:
-    """Venues of the organisations where the signed-in user is venue staff."""
-    organisation_ids = [m.organisation_id for m in current_user.memberships if m.role == Role.VENUE_STAFF]
-    if not organisation_ids:
-        return []
-    return list(request_session().scalars(
-        select(Venue).where(Venue.organisation_id.in_(organisation_ids)).order_by(Venue.nom)
-    ))
+class BodyAsSentParser(FrenchParser):
+    """Hands a JSON body's schema the body as sent (None when it is not JSON): the schema decides.
+
+    The redemption API answered a body that is not a JSON object with `invalid_json` (422) before
+    it had a declared schema, and still does.
+    """
+
+    def load_json(self, req: Any, schema: marshmallow.Schema) -> Any:
+        return req.get_json(silent=True)
 
 
-def _venue_of_user(venue_id: Any) -> Venue:
-    venues = _staff_venues()
-    if not venues:
-        raise Forbidden("Votre compte n'est rattaché à aucun lieu.", field="venue_id")
-    if venue_id in (None, "") and len(venues) == 1:
-        return venues[0]
-    try:
-        wanted = int(venue_id)
-    except (TypeError, ValueError):
-        raise InvalidInput("Indiquez le lieu (venue_id) où la prestation a été rendue.", field="venue_id",
-                           code="required") from None
-    for venue in venues:
-        if venue.id == wanted:
-            return venue
-    raise Forbidden("Ce lieu n'est pas l'un des vôtres.", field="venue_id")
+class RedemptionApiBlueprint(ApiBlueprint):
+    ARGUMENTS_PARSER = BodyAsSentParser()
 
 
-def _api_venue(body: dict[str, Any]) -> tuple[Venue, directory_api.Actor]:
+api_bp = RedemptionApiBlueprint("redemption_api", __name__, url_prefix="/api/v1",
+                                description="Pass numérique : encaissement des chèques par les lieux qualifiés.")
+
+
+class AsSent(fields.Raw):
+    """A body value handed to the domain untouched: it checks it and refuses with its own stable codes."""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None,
+                    **kwargs: Any) -> Any:
+        return value
+
+
+class VenueChoiceSchema(Schema):
+    venue_id = AsSent(metadata={
+        "type": "integer", "description": "Lieu, pour un compte connecté rattaché à plusieurs lieux"})
+
+
+class RedemptionRequestSchema(VenueChoiceSchema):
+    codes = AsSent(required=True, metadata={
+        "type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string"},
+        "description": "Un ou deux codes de chèques du même carnet (casse et tirets indifférents)"})
+    service = AsSent(required=True, metadata={
+        "type": "string", "description": "Identifiant du service du référentiel (ex. premiers-pas)"})
+
+    @pre_load
+    def require_an_object(self, body: Any, **kwargs: Any) -> Any:
+        if not isinstance(body, dict):
+            raise InvalidInput("Le corps de la requête doit être un objet JSON.", field="body", code="invalid_json")
+        return body
+
+
+class CancellationRequestSchema(VenueChoiceSchema):
+    @pre_load
+    def ignore_other_bodies(self, body: Any, **kwargs: Any) -> Any:
+        return body if isinstance(body, dict) else {}
+
+
+class RedemptionSchema(marshmallow.Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"enum": [status.value for status in RedemptionStatus]})
+    venue_id = fields.Integer()
+    service = fields.String()
+    booklet = fields.String()
+    cheques = fields.List(fields.String())
+    amount_cents = fields.Integer()
+    created_at = fields.String(metadata={"format": "date-time"})
+    cancellable_until = fields.String(metadata={"format": "date-time"})
+
+
+def _api_venue(body: dict[str, Any]) -> tuple[Venue, Actor]:
+    """A scanner's API key, or venue staff signed in on the site (then with a CSRF token)."""
     token = _bearer_token()
     if token is not None:
-        found = redemptions.venue_for_api_key(request_session(), token)
-        if found is None:
-            raise Unauthenticated("Clé d'API inconnue, révoquée ou non rattachée à un lieu.", field="Authorization")
-        key, venue = found
-        return venue, directory_api.Actor(label=f"api_key:{key.prefix}")
+        return access.venue_of_api_key(request_session(), token)
     if current_user.is_authenticated and current_user.has_role(Role.VENUE_STAFF):
         csrf.protect()
-        return _venue_of_user(body.get("venue_id")), current_actor()
+        return access.staff_venue(request_session(), current_user, body.get("venue_id")), current_actor()
     raise Unauthenticated("Authentifiez-vous avec la clé d'API du lieu (Authorization: Bearer …).",
                           field="Authorization")
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("Le corps de la requête doit être un objet JSON.", field="body", code="invalid_json")
-    return body
-
-
-@bp.post("/api/v1/redemptions")
-@csrf.exempt
+@api_bp.post("/redemptions")
 @failure_limited
-def create_redemption() -> tuple[dict[str, Any], int]:
-    body = _json_body()
+@csrf.exempt
+@api_bp.doc(summary="Encaisser un ou deux chèques pour une prestation (tout ou rien)",
+            security=[{"venueApiKey": []}])
+@api_bp.arguments(RedemptionRequestSchema, location="json")
+@api_bp.response(201, RedemptionSchema, description="Encaissé")
+@api_bp.alt_response(200, schema=RedemptionSchema, success=True, description=(
+    "Même prestation renvoyée par le même lieu dans les 10 minutes : l'encaissement d'origine"))
+@api_bp.errors(400, 401, 403, 404, 409, 410, 422, 429, codes={
+    400: ["csrf_failed"],
+    401: ["unauthenticated"],
+    403: ["not_distributed", "venue_not_qualified", "outside_territory", "service_not_allowed", "forbidden"],
+    404: ["unknown_code"],
+    409: ["already_redeemed"],
+    410: ["cancelled", "expired"],
+    422: ["invalid_json", "invalid_code", "too_many_cheques", "mixed_booklets", "unknown_service", "required"],
+    429: ["rate_limited"],
+})
+def create_redemption(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     venue, actor = _api_venue(body)
     redemption, created = redemptions.redeem(request_session(), actor, venue, body.get("codes"), body.get("service"))
     return redemptions.redemption_payload(redemption), 201 if created else 200
 
 
-@bp.post("/api/v1/redemptions/<int:redemption_id>/cancel")
-@csrf.exempt
+@api_bp.post("/redemptions/<int:redemption_id>/cancel")
 @failure_limited
-def cancel_redemption(redemption_id: int) -> tuple[dict[str, Any], int]:
-    body = request.get_json(silent=True) or {}
-    venue, actor = _api_venue(body if isinstance(body, dict) else {})
+@csrf.exempt
+@api_bp.doc(summary="Annuler un encaissement de son lieu dans les 24 heures, tant qu'il n'est pas sur un relevé",
+            security=[{"venueApiKey": []}])
+@api_bp.arguments(CancellationRequestSchema, location="json", required=False)
+@api_bp.response(200, RedemptionSchema, description="Annulé")
+@api_bp.errors(400, 401, 403, 404, 409, 422, 429, codes={
+    400: ["csrf_failed"],
+    401: ["unauthenticated"],
+    403: ["forbidden"],
+    404: ["unknown_redemption"],
+    409: ["already_reimbursed", "already_cancelled", "cancellation_window_closed"],
+    422: ["required"],
+    429: ["rate_limited"],
+})
+def cancel_redemption(body: dict[str, Any], redemption_id: int) -> tuple[dict[str, Any], int]:
+    venue, actor = _api_venue(body)
     redemption = redemptions.cancel_redemption(request_session(), actor, venue, redemption_id)
     return redemptions.redemption_payload(redemption), 200
-
-
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-OPENAPI_SCHEMAS = {
-    "RedemptionRequest": {
-        "type": "object", "required": ["codes", "service"],
-        "properties": {
-            "codes": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string"},
-                      "description": "Un ou deux codes de chèques du même carnet (casse et tirets indifférents)"},
-            "service": {"type": "string", "description": "Identifiant du service du référentiel (ex. premiers-pas)"},
-            "venue_id": {"type": "integer", "description": "Lieu, pour un compte connecté rattaché à plusieurs lieux"},
-        },
-    },
-    "Redemption": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"}, "status": {"type": "string", "enum": ["redeemed", "cancelled", "reimbursed"]},
-            "venue_id": {"type": "integer"}, "service": {"type": "string"}, "booklet": {"type": "string"},
-            "cheques": {"type": "array", "items": {"type": "string"}}, "amount_cents": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "cancellable_until": {"type": "string", "format": "date-time"},
-        },
-    },
-}
-OPENAPI_PATHS = {
-    "/api/v1/redemptions": {"post": {
-        "summary": "Encaisser un ou deux chèques pour une prestation (tout ou rien)",
-        "security": [{"venueApiKey": []}],
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/RedemptionRequest"}}}},
-        "responses": {
-            "201": {"description": "Encaissé", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Redemption"}}}},
-            "200": {"description": "Même prestation renvoyée par le même lieu dans les 10 minutes : l'encaissement d'origine"},
-            "401": {"description": "unauthenticated", **_ERROR},
-            "403": {"description": "not_distributed, venue_not_qualified, outside_territory, service_not_allowed", **_ERROR},
-            "404": {"description": "unknown_code", **_ERROR},
-            "409": {"description": "already_redeemed (date et lieu montrés au seul lieu qui l'a encaissé)", **_ERROR},
-            "410": {"description": "cancelled, expired", **_ERROR},
-            "422": {"description": "invalid_code, too_many_cheques, mixed_booklets, unknown_service", **_ERROR},
-            "429": {"description": "rate_limited : trop d'échecs pour cette clé ou cette adresse", **_ERROR},
-        },
-    }},
-    "/api/v1/redemptions/{redemption_id}/cancel": {"post": {
-        "summary": "Annuler un encaissement de son lieu dans les 24 heures, tant qu'il n'est pas sur un relevé",
-        "security": [{"venueApiKey": []}],
-        "parameters": [{"name": "redemption_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "responses": {
-            "200": {"description": "Annulé", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Redemption"}}}},
-            "404": {"description": "unknown_redemption", **_ERROR},
-            "409": {"description": "already_reimbursed, already_cancelled, cancellation_window_closed", **_ERROR},
-        },
-    }},
-}
 
 
 # ------------------------------------------------------------------------------ scan page
@@ -199,7 +202,7 @@ OPENAPI_PATHS = {
 @failure_limited
 def scan() -> Any:
     db = request_session()
-    venues = _staff_venues()
+    venues = access.staff_venues(db, current_user)
     if not venues:
         abort(403)
     services = directory_api.active_services(db)
@@ -210,7 +213,7 @@ def scan() -> Any:
         session["scan_two"] = bool(request.form.get("two"))
         codes = [c for c in (request.form.get("code", ""), request.form.get("code2", "")) if c.strip()]
         try:
-            venue = _venue_of_user(request.form.get("venue_id"))
+            venue = access.staff_venue(db, current_user, request.form.get("venue_id"))
             redemption, created = redemptions.redeem(db, current_actor(), venue, codes, request.form.get("service"))
             result = {"redemption": redemptions.redemption_payload(redemption), "created": created}
             status = 201 if created else 200
@@ -227,8 +230,9 @@ def scan() -> Any:
 @bp.post("/pass/encaissements/<int:redemption_id>/annuler")
 @role_required(Role.VENUE_STAFF)
 def scan_cancel(redemption_id: int) -> Any:
-    venue = _venue_of_user(request.form.get("venue_id"))
-    redemptions.cancel_redemption(request_session(), current_actor(), venue, redemption_id)
+    db = request_session()
+    venue = access.staff_venue(db, current_user, request.form.get("venue_id"))
+    redemptions.cancel_redemption(db, current_actor(), venue, redemption_id)
     return redirect(url_for("redemption.scan"))
 
 
@@ -240,15 +244,11 @@ def scan_cancel(redemption_id: int) -> Any:
 def distribution() -> Any:
     """A distributor records the booklet it hands over and its own pseudonym for the beneficiary."""
     db = request_session()
-    organisation_ids = [m.organisation_id for m in current_user.memberships if m.role == Role.DISTRIBUTOR]
-    organisations = [directory_api.get_organisation(db, organisation_id) for organisation_id in organisation_ids]
+    organisations = access.distributor_organisations(db, current_user)
     done, error, status = None, None, 200
     if request.method == "POST":
         try:
-            chosen = request.form.get("distributor_id", str(organisations[0].id))
-            distributor = next((o for o in organisations if str(o.id) == chosen), None)
-            if distributor is None:
-                raise Forbidden("Vous n'êtes pas aiguilleur pour cette organisation.", field="distributor_id")
+            distributor = access.acting_distributor(organisations, request.form.get("distributor_id"))
             booklet = get_booklet(db, request.form.get("booklet", ""))
             done = record_distribution(db, current_actor(), distributor, booklet, request.form.get("beneficiary_ref", ""))
             status = 201
@@ -261,32 +261,17 @@ def distribution() -> Any:
 # --------------------------------------------------------------------------- sponsor report
 
 
-def _sponsor_scope() -> list[int] | None:
-    """None for APTIC staff (every order); otherwise the organisations where the user is sponsor."""
-    if current_user.has_role(Role.APTIC_STAFF):
-        return None
-    return [m.organisation_id for m in current_user.memberships if m.role == Role.SPONSOR]
-
-
-def _order_for_user(order_id: int) -> Any:
-    order = get_order(request_session(), order_id)
-    scope = _sponsor_scope()
-    if scope is not None and order.sponsor_id not in scope:
-        abort(403)
-    return order
-
-
 @bp.get("/pass/commandes")
 @role_required(Role.SPONSOR, Role.APTIC_STAFF)
 def orders() -> str:
-    return render_template("redemption/orders.html", orders=sponsor_orders(request_session(), _sponsor_scope()),
-                           labels=ORDER_STATUS_LABELS)
+    listed = sponsor_orders(request_session(), access.sponsor_scope(current_user))
+    return render_template("redemption/orders.html", orders=listed, labels=ORDER_STATUS_LABELS)
 
 
 @bp.get("/pass/commandes/<int:order_id>")
 @role_required(Role.SPONSOR, Role.APTIC_STAFF)
 def order_report(order_id: int) -> str:
-    order = _order_for_user(order_id)
+    order = access.sponsor_order(request_session(), current_user, order_id)
     return render_template("redemption/report.html", order=order, report=sponsor_report(request_session(), order),
                            labels=ORDER_STATUS_LABELS)
 
@@ -294,7 +279,7 @@ def order_report(order_id: int) -> str:
 @bp.get("/pass/commandes/<int:order_id>/rapport.csv")
 @role_required(Role.SPONSOR, Role.APTIC_STAFF)
 def order_report_csv(order_id: int) -> Response:
-    order = _order_for_user(order_id)
+    order = access.sponsor_order(request_session(), current_user, order_id)
     body = report_csv(sponsor_report(request_session(), order))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="rapport-commande-{order.id}.csv"'})

@@ -1,0 +1,84 @@
+"""Who acts for what: the venue of an API key or of venue staff, a distributor's organisations, a sponsor's orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory import api as directory_api
+from directory.api import Actor
+from directory.errors import Forbidden, InvalidInput
+from directory.models import Organisation, Role, User, Venue
+from redemption.errors import Unauthenticated
+from redemption.models import Order
+from redemption.orders import get_order
+
+
+def venue_of_api_key(session: Session, token: str) -> tuple[Venue, Actor]:
+    """The venue a scanner's API key belongs to, and the key as the actor of what it does."""
+    key = directory_api.authenticate_api_key(session, token)
+    if key is None or key.venue is None:
+        raise Unauthenticated("Clé d'API inconnue, révoquée ou non rattachée à un lieu.", field="Authorization")
+    return key.venue, Actor(label=f"api_key:{key.prefix}")
+
+
+def staff_venues(session: Session, user: User) -> list[Venue]:
+    """Venues of the organisations where the user is venue staff."""
+    organisation_ids = [m.organisation_id for m in user.memberships if m.role == Role.VENUE_STAFF]
+    if not organisation_ids:
+        return []
+    return list(session.scalars(
+        select(Venue).where(Venue.organisation_id.in_(organisation_ids)).order_by(Venue.nom)
+    ))
+
+
+def staff_venue(session: Session, user: User, venue_id: Any) -> Venue:
+    """The venue where venue staff act: the one they name, or their only venue when they name none."""
+    venues = staff_venues(session, user)
+    if not venues:
+        raise Forbidden("Votre compte n'est rattaché à aucun lieu.", field="venue_id")
+    if venue_id in (None, "") and len(venues) == 1:
+        return venues[0]
+    try:
+        wanted = int(venue_id)
+    except (TypeError, ValueError):
+        raise InvalidInput("Indiquez le lieu (venue_id) où la prestation a été rendue.", field="venue_id",
+                           code="required") from None
+    for venue in venues:
+        if venue.id == wanted:
+            return venue
+    raise Forbidden("Ce lieu n'est pas l'un des vôtres.", field="venue_id")
+
+
+def distributor_organisations(session: Session, user: User) -> list[Organisation]:
+    """The organisations for which the user hands out booklets."""
+    return [directory_api.get_organisation(session, m.organisation_id)
+            for m in user.memberships if m.role == Role.DISTRIBUTOR]
+
+
+def acting_distributor(organisations: list[Organisation], chosen: str | None) -> Organisation:
+    """The organisation a distributor acts for: the one chosen, or the first when none is chosen."""
+    if chosen is None and organisations:
+        return organisations[0]
+    for organisation in organisations:
+        if str(organisation.id) == chosen:
+            return organisation
+    raise Forbidden("Vous n'êtes pas aiguilleur pour cette organisation.", field="distributor_id")
+
+
+def sponsor_scope(user: User) -> list[int] | None:
+    """None for APTIC staff (every order); otherwise the organisations where the user is sponsor."""
+    if user.has_role(Role.APTIC_STAFF):
+        return None
+    return [m.organisation_id for m in user.memberships if m.role == Role.SPONSOR]
+
+
+def sponsor_order(session: Session, user: User, order_id: int) -> Order:
+    """An order whose report the user may read: one of their organisations', or any for APTIC staff."""
+    order = get_order(session, order_id)
+    scope = sponsor_scope(user)
+    if scope is not None and order.sponsor_id not in scope:
+        raise Forbidden("Vous n'avez pas les droits nécessaires.")
+    return order
