@@ -15,7 +15,7 @@ def test_printed_barcodes_decode_to_exactly_the_issued_codes(session, world, tmp
     pdf = pypdfium2.PdfDocument(str(out))
     decoded, texts = [], []
     for index in range(len(pdf)):
-        image = pdf[index].render(scale=2).to_pil()
+        image = pdf[index].render(scale=4).to_pil()  # 288 dpi: at 144 dpi zbar misses some bars
         decoded += [symbol.data.decode() for symbol in pyzbar.decode(image) if symbol.type == "CODE128"]
         texts.append(pdf[index].get_textpage().get_text_range())
     issued = [row["code"] for row in api.order_codes(session, order)]
