@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from directory.api import VENUE_TRANSITIONS, Actor, record_audit, set_venue_status
+from directory.api import VENUE_STATUS_MACHINE, Actor, record_audit, set_venue_status
 from directory.db import utcnow
-from directory.errors import DomainError, InvalidInput, InvalidTransition
+from directory.errors import DomainError, InvalidInput
 from directory.models import Venue, VenueStatus
 from qualification.models import PendingVenueChange
 from qualification.quotas import clean_reason
@@ -30,17 +30,11 @@ def change_venue_status(session: Session, actor: Actor, venue: Venue, target: Ve
 
 def schedule_venue_change(session: Session, actor: Actor, venue: Venue, target: VenueStatus | str, reason: str) -> PendingVenueChange:
     """Record a dequalification or a closure, applied by the next weekly rebuild."""
-    try:
-        target = VenueStatus(target)
-    except ValueError:
-        raise InvalidInput(f"Le statut « {target} » n'existe pas.", field="status", code="invalid_status") from None
+    target = VENUE_STATUS_MACHINE.parse(target)
     if target not in SCHEDULED_STATUSES:
         raise InvalidInput("Seules une déqualification ou une fermeture attendent la reconstruction hebdomadaire.",
                            field="status", code="invalid_status")
-    if target not in VENUE_TRANSITIONS[venue.status]:
-        raise InvalidTransition(
-            f"Un lieu au statut « {venue.status.value} » ne peut pas passer au statut « {target.value} ».", field="status"
-        )
+    VENUE_STATUS_MACHINE.check(venue, target)
     pending = session.scalar(select(PendingVenueChange).where(
         PendingVenueChange.venue_id == venue.id, PendingVenueChange.applied_at.is_(None)))
     if pending is None:
