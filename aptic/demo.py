@@ -67,7 +67,7 @@ def build_demo(session: Session, venues: int, echo: Any = click.echo) -> dict[st
     showcase_label = f"« {showcase.nom} » (n° {showcase.id})"
 
     for package in DOMAIN_PACKAGES:
-        seed = getattr(optional_module(f"{package}.api"), "seed_demo", None)
+        seed = getattr(optional_module(f"{package}.demo"), "seed_demo", None)
         if seed is not None:
             seed(session, DEMO_ACTOR, echo)
     return {

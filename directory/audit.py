@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -49,17 +49,20 @@ def record_audit(
 
 
 def record_audits(
-    session: Session, actor: Actor, action: str, target_type: str, events: Iterable[tuple[Any, dict[str, Any]]]
+    session: Session, actor: Actor, action: str, target_type: str,
+    events: Iterable[tuple[Any, dict[str, Any]] | tuple[Any, dict[str, Any], datetime]], *, at: datetime | None = None,
 ) -> int:
-    """The same action on many records at once (imports, issues, statements): (target id, data) pairs.
+    """The same action on many records at once (imports, issues, statements).
 
-    One multi-row INSERT per batch instead of an ORM object per event; returns how many were written.
+    `events` holds (target id, data) pairs, or (target id, data, moment) for back-dated records
+    (demo data); `at` is the moment of them all, now by default. One multi-row INSERT per batch
+    instead of an ORM object per event; returns how many were written.
     """
-    now = utcnow()
+    default_at = at or utcnow()
     rows = [
-        {"at": now, "actor": actor.label, "actor_user_id": actor.user_id, "action": action,
-         "target_type": target_type, "target_id": str(target_id), "data": jsonable(data)}
-        for target_id, data in events
+        {"at": event[2] if len(event) > 2 else default_at, "actor": actor.label, "actor_user_id": actor.user_id,
+         "action": action, "target_type": target_type, "target_id": str(event[0]), "data": jsonable(event[1])}
+        for event in events
     ]
     for start in range(0, len(rows), BULK_BATCH):
         session.execute(insert(AuditEvent), rows[start : start + BULK_BATCH])

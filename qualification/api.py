@@ -35,7 +35,6 @@ from qualification.checklist import (
     status_explanation,
 )
 from qualification.decisions import decide, decisions_of, proposals, reject_application
-from qualification.demo import seed_demo
 from qualification.density import (
     DensityModel,
     Proposal,
@@ -95,7 +94,6 @@ __all__ = [
     "return_to_draft",
     "review_queue",
     "schedule_venue_change",
-    "seed_demo",
     "set_bank_details",
     "set_override",
     "set_policy",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from directory.db import PARIS_TZ
 from redemption.booklets import cancel_booklet, get_booklet, order_codes
-from redemption.demo import seed_demo
 from redemption.distribution import record_distribution
 from redemption.fees import change_fee_rule, round_half_up, rule_in_force
 from redemption.months import month_bounds, paris_date, parse_month
@@ -68,7 +67,6 @@ __all__ = [
     "report_csv",
     "round_half_up",
     "rule_in_force",
-    "seed_demo",
     "sponsor_orders",
     "sponsor_report",
     "statement_payload",

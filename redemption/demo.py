@@ -139,5 +139,7 @@ def _seed_usage(session: Session, actor: Actor, rng: random.Random, order: Order
                Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.REDEEMED)))
         .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session=False)
     )
-    record_audits(session, actor, "redemption.created", "redemption", [(rid, {"synthetic": True}) for rid in ids])
+    record_audits(session, actor, "redemption.created", "redemption", [
+        (rid, {"synthetic": True}, row["created_at"]) for rid, row in zip(ids, redemption_rows, strict=True)
+    ])
     session.flush()

@@ -68,7 +68,7 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
         record_audit(session, actor, "statement.closed", "statement", statement.id, number=statement.number,
                      venue_id=venue_id, month=month, net_cents=statement.net_cents)
         record_audits(session, actor, "redemption.reimbursed", "redemption",
-                      [(rid, {"statement": statement.number}) for rid in redemption_ids])
+                      [(rid, {"statement": statement.number}) for rid in redemption_ids], at=now)
         created.append(statement)
     session.flush()
     return {"month": month.strftime("%Y-%m"), "created": len(created), "already_closed": len(already),
