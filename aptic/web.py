@@ -47,11 +47,6 @@ def openapi() -> dict:
 def openapi_document() -> dict:
     document = current_app.extensions["aptic.rest_api"].spec.to_dict()
     document["servers"] = [{"url": request.host_url.rstrip("/")}]
-    # Transitional: packages not yet declaring their endpoints still add hand-written paths.
-    for package in DOMAIN_PACKAGES:
-        module = optional_module(f"{package}.web")
-        document["paths"].update(getattr(module, "OPENAPI_PATHS", {}))
-        document["components"]["schemas"].update(getattr(module, "OPENAPI_SCHEMAS", {}))
     document["paths"] = dict(sorted(document["paths"].items()))
     return document
 

@@ -15,10 +15,11 @@ from maps.coverage import (
     ZONE_BLANCHE_LEVEL,
     CoverageArea,
     coverage_area,
+    coverage_distance_km,
     coverage_figures,
+    coverage_level,
     latest_coverage_refresh,
     nearest_distances_m,
-    parse_coverage_selection,
     refresh_coverage,
 )
 from maps.coverage_exports import (
@@ -32,6 +33,7 @@ from maps.coverage_exports import (
 )
 from maps.demo import seed_demo
 from maps.fragility import FRAGILITY_INDICATORS, load_fragility_index
+from maps.places import nearby_search, search_place
 from maps.public import (
     MAP_BBOX_MAX_VENUES,
     TerritoryOverview,
@@ -80,8 +82,10 @@ __all__ = [
     "coverage_area",
     "coverage_communes",
     "coverage_csv",
+    "coverage_distance_km",
     "coverage_figures",
     "coverage_geojson",
+    "coverage_level",
     "coverage_map",
     "coverage_unit_level",
     "coverage_units",
@@ -90,10 +94,10 @@ __all__ = [
     "latest_coverage_refresh",
     "load_fragility_index",
     "map_bubbles",
+    "nearby_search",
     "nearest_distances_m",
     "open_reports",
     "parse_bbox",
-    "parse_coverage_selection",
     "public_venue",
     "publishable",
     "published_venue_counts",
@@ -101,6 +105,7 @@ __all__ = [
     "rebuild_cartography",
     "refresh_coverage",
     "report_venue_error",
+    "search_place",
     "seed_demo",
     "service_levels",
     "territory_bounds",

@@ -35,10 +35,10 @@ COVERAGE_AREA_LABELS = {
     "france": "France", "region": "Région", "departement": "Département", "epci": "EPCI",
     "commune": "Commune", "zone": "Zone personnalisée",
 }
-_DISTANCE_COLUMNS = {
+DISTANCE_COLUMNS = {
     1: CommuneCoverage.distance_level1_m, 2: CommuneCoverage.distance_level2_m, 3: CommuneCoverage.distance_level3_m,
 }
-_VENUE_COLUMNS = {1: CommuneCoverage.venues_level1, 2: CommuneCoverage.venues_level2, 3: CommuneCoverage.venues_level3}
+VENUE_COLUMNS = {1: CommuneCoverage.venues_level1, 2: CommuneCoverage.venues_level2, 3: CommuneCoverage.venues_level3}
 _AREA_COLUMNS = {
     "region": CommuneCoverage.region_code, "departement": CommuneCoverage.departement_code,
     "epci": CommuneCoverage.epci_code, "commune": CommuneCoverage.commune_code,
@@ -214,44 +214,46 @@ def _territory_area(session: Session, level: str, code: str) -> CoverageArea:
     return CoverageArea(level, territory.code, territory.name, _AREA_COLUMNS[level] == territory.code)
 
 
-def parse_coverage_selection(level: Any, distance_km: Any) -> tuple[int | None, float | None]:
-    """The `level` (1 to 3) and `distance_km` (0 < d ≤ 200) query parameters; None when absent."""
-    parsed_level = None
-    if level not in (None, ""):
-        if str(level).strip() not in {str(n) for n in COVERAGE_LEVELS}:
-            raise InvalidInput(
-                f"Le paramètre « level » vaut « {level} » : indiquez un niveau du référentiel, 1, 2 ou 3.",
-                field="level", code="invalid_service_level", status=400,
-            )
-        parsed_level = int(str(level).strip())
-    parsed_distance = None
-    if distance_km not in (None, ""):
-        try:
-            parsed_distance = float(str(distance_km).strip().replace(",", "."))
-        except ValueError:
-            parsed_distance = math.nan
-        if not (math.isfinite(parsed_distance) and 0 < parsed_distance <= MAX_COVERAGE_DISTANCE_KM):
-            raise InvalidInput(
-                f"Le paramètre « distance_km » vaut « {distance_km} » : indiquez une distance en kilomètres, "
-                f"supérieure à 0 et au plus {MAX_COVERAGE_DISTANCE_KM}.",
-                field="distance_km", code="invalid_distance", status=400,
-            )
-    return parsed_level, parsed_distance
+def coverage_level(value: Any) -> int:
+    """The `level` query parameter: a level of the referential, 1 to 3."""
+    if str(value).strip() not in {str(n) for n in COVERAGE_LEVELS}:
+        raise InvalidInput(
+            f"Le paramètre « level » vaut « {value} » : indiquez un niveau du référentiel, 1, 2 ou 3.",
+            field="level", code="invalid_service_level", status=400,
+        )
+    return int(str(value).strip())
 
 
-def _sum(expression: Any) -> Any:
+def coverage_distance_km(value: Any) -> float:
+    """The `distance_km` query parameter: kilometres, 0 < d ≤ 200 (a decimal comma is accepted)."""
+    try:
+        distance = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        distance = math.nan
+    if not (math.isfinite(distance) and 0 < distance <= MAX_COVERAGE_DISTANCE_KM):
+        raise InvalidInput(
+            f"Le paramètre « distance_km » vaut « {value} » : indiquez une distance en kilomètres, "
+            f"supérieure à 0 et au plus {MAX_COVERAGE_DISTANCE_KM}.",
+            field="distance_km", code="invalid_distance", status=400,
+        )
+    return distance
+
+
+def sum_or_zero(expression: Any) -> Any:
+    """An SQL sum that is 0, not NULL, over no rows."""
     return func.coalesce(func.sum(expression), 0)
 
 
-def _covered(level: int, distance_km: float) -> Any:
-    return _DISTANCE_COLUMNS[level] <= distance_km * 1000
+def covered_within(level: int, distance_km: float) -> Any:
+    """The condition on coverage rows: a venue of `level` within `distance_km` of the commune's centre."""
+    return DISTANCE_COLUMNS[level] <= distance_km * 1000
 
 
 def _per_10000(venues: int, population: int) -> float | None:
     return round(venues * 10_000 / population, 2) if population else None
 
 
-def _share(part: int, whole: int) -> float | None:
+def share_of(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
@@ -266,12 +268,14 @@ def coverage_figures(
     refresh = latest_coverage_refresh(session)
     population = CommuneCoverage.population
     access_columns = [
-        _sum(case((_covered(level, distance), population), else_=0)) for level in levels for distance in distances_km
+        sum_or_zero(case((covered_within(level, distance), population), else_=0))
+        for level in levels
+        for distance in distances_km
     ]
     row = session.execute(
         select(
-            func.count(), _sum(population), _sum(case((CommuneCoverage.located, 0), else_=population)),
-            _sum(CommuneCoverage.venues), *(_sum(_VENUE_COLUMNS[level]) for level in COVERAGE_LEVELS),
+            func.count(), sum_or_zero(population), sum_or_zero(case((CommuneCoverage.located, 0), else_=population)),
+            sum_or_zero(CommuneCoverage.venues), *(sum_or_zero(VENUE_COLUMNS[level]) for level in COVERAGE_LEVELS),
             *access_columns,
         ).where(area.condition)
     ).one()
@@ -279,7 +283,8 @@ def coverage_figures(
     by_level = [int(value) for value in row[4:7]]
     covered = iter(int(value) for value in row[7:])
     access = [
-        {"niveau": level, "distance_km": distance, "population": (people := next(covered)), "part": _share(people, total)}
+        {"niveau": level, "distance_km": distance, "population": (people := next(covered)),
+         "part": share_of(people, total)}
         for level in levels
         for distance in distances_km
     ]
@@ -299,7 +304,7 @@ def coverage_figures(
 
 
 def _zones_blanches(session: Session, area: CoverageArea, total: int) -> dict[str, Any]:
-    distance = _DISTANCE_COLUMNS[ZONE_BLANCHE_LEVEL]
+    distance = DISTANCE_COLUMNS[ZONE_BLANCHE_LEVEL]
     rows = session.execute(
         select(CommuneCoverage.commune_code, CommuneCoverage.name, CommuneCoverage.population, distance,
                FragilityIndex.total)
@@ -314,7 +319,7 @@ def _zones_blanches(session: Session, area: CoverageArea, total: int) -> dict[st
         "definition": f"communes à plus de {ZONE_BLANCHE_DISTANCE_KM} km de tout lieu de niveau {ZONE_BLANCHE_LEVEL}",
         "communes": len(rows),
         "population": population,
-        "part": _share(population, total),
+        "part": share_of(population, total),
         "liste": [
             {"code": code, "nom": name, "population": people,
              "distance_km": None if meters is None else round(meters / 1000, 1),
@@ -330,7 +335,7 @@ def _density(session: Session, area: CoverageArea, venues: int, total: int) -> d
         select(CommuneCoverage.departement_code, CommuneCoverage.region_code)
         .where(area.condition)
         .group_by(CommuneCoverage.departement_code, CommuneCoverage.region_code)
-        .order_by(_sum(CommuneCoverage.population).desc())
+        .order_by(sum_or_zero(CommuneCoverage.population).desc())
         .limit(1)
     ).first()
     wanted = []
@@ -352,8 +357,8 @@ def _density(session: Session, area: CoverageArea, venues: int, total: int) -> d
 def _accessibility(session: Session, condition: Any) -> float | None:
     """The population-weighted mean of the communes' E2SFCA scores (qualification's density figures)."""
     weighted, weights = session.execute(
-        select(_sum(CommuneCoverage.population * CommuneCoverage.accessibility),
-               _sum(case((CommuneCoverage.accessibility.is_not(None), CommuneCoverage.population), else_=0)))
+        select(sum_or_zero(CommuneCoverage.population * CommuneCoverage.accessibility),
+               sum_or_zero(case((CommuneCoverage.accessibility.is_not(None), CommuneCoverage.population), else_=0)))
         .where(condition)
     ).one()
     return round(float(weighted) / float(weights), 3) if weights else None
@@ -361,7 +366,7 @@ def _accessibility(session: Session, condition: Any) -> float | None:
 
 def _density_of(session: Session, level: str, code: str, name: str, condition: Any) -> dict[str, Any]:
     venues, population = session.execute(
-        select(_sum(CommuneCoverage.venues), _sum(CommuneCoverage.population)).where(condition)
+        select(sum_or_zero(CommuneCoverage.venues), sum_or_zero(CommuneCoverage.population)).where(condition)
     ).one()
     return {"niveau": level, "code": code, "nom": name, "lieux": int(venues), "population": int(population),
             "lieux_pour_10000": _per_10000(int(venues), int(population)),
@@ -376,7 +381,7 @@ def _fragility(session: Session, area: CoverageArea) -> dict[str, Any] | None:
         select(
             func.count(),
             *(item for column in columns.values()
-              for item in (_sum(weight * column), _sum(case((column.is_not(None), weight), else_=0)))),
+              for item in (sum_or_zero(weight * column), sum_or_zero(case((column.is_not(None), weight), else_=0)))),
         )
         .select_from(CommuneCoverage)
         .join(FragilityIndex, and_(FragilityIndex.level == "commune", FragilityIndex.code == CommuneCoverage.commune_code))

@@ -19,16 +19,16 @@ from sqlalchemy.orm import Session
 
 from directory.models import Service, Territory, Venue, VenueService
 from maps.coverage import (
-    _DISTANCE_COLUMNS,
-    _VENUE_COLUMNS,
     COVERAGE_LEVELS,
+    DISTANCE_COLUMNS,
     MAX_COMMUNE_UNITS,
+    VENUE_COLUMNS,
     ZONE_BLANCHE_DISTANCE_KM,
     ZONE_BLANCHE_LEVEL,
     CoverageArea,
-    _covered,
-    _share,
-    _sum,
+    covered_within,
+    share_of,
+    sum_or_zero,
 )
 from maps.models import CommuneCoverage, FragilityIndex
 
@@ -78,11 +78,11 @@ def coverage_unit_level(session: Session, area: CoverageArea) -> str:
 def coverage_units(session: Session, area: CoverageArea, level: int, distance_km: float) -> list[dict[str, Any]]:
     """The map units of an area with the share of their population covered, and simplified polygons."""
     unit_level = coverage_unit_level(session, area)
-    covered = _sum(case((_covered(level, distance_km), CommuneCoverage.population), else_=0))
+    covered = sum_or_zero(case((covered_within(level, distance_km), CommuneCoverage.population), else_=0))
     key = CommuneCoverage.commune_code if unit_level == "commune" else CommuneCoverage.departement_code
     figures = session.execute(
-        select(key, _sum(CommuneCoverage.population), covered, _sum(_VENUE_COLUMNS[level]),
-               func.min(_DISTANCE_COLUMNS[level]))
+        select(key, sum_or_zero(CommuneCoverage.population), covered, sum_or_zero(VENUE_COLUMNS[level]),
+               func.min(DISTANCE_COLUMNS[level]))
         .where(area.condition)
         .group_by(key)
     ).all()
@@ -101,7 +101,7 @@ def coverage_units(session: Session, area: CoverageArea, level: int, distance_km
         _, population, people, venues, nearest = by_code[code]
         units.append({
             "code": code, "nom": name, "population": int(population), "population_couverte": int(people),
-            "part": _share(int(people), int(population)), "lieux": int(venues),
+            "part": share_of(int(people), int(population)), "lieux": int(venues),
             "distance_km": None if nearest is None or unit_level != "commune" else round(nearest / 1000, 1),
             "geometry": shape,
         })

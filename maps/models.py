@@ -56,7 +56,7 @@ class VenueReport(Base):
 class CommuneCoverage(Base):
     """Per commune, the distance from its centre to the nearest published venue of each level.
 
-    Rebuilt as a whole by `maps.api.refresh_coverage` (weekly cartography rebuild). The codes of
+    Rebuilt as a whole by `maps.coverage.refresh_coverage` (weekly cartography rebuild). The codes of
     the commune's département, région and EPCI are copied here so a territory's figures are plain
     sums over an indexed column, without joins nor distances at read time.
     """

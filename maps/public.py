@@ -9,8 +9,8 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from directory.api import EMAIL
-from directory.db import bbox_filter
+from directory.api import EMAIL, territory_by_code
+from directory.db import bbox_filter, geodesic_distance_m, point_wkt
 from directory.errors import InvalidInput, NotFound
 from directory.models import ServiceLevel, Territory, TerritoryLevel, Venue
 from maps.models import ReportTopic, VenueReport
@@ -88,13 +88,57 @@ def published_venues_in(session: Session, territory: Territory, limit: int = 500
     return list(session.scalars(statement))
 
 
+def regions_with_counts(session: Session) -> list[tuple[Territory, int]]:
+    """Every région by name, with its number of published venues."""
+    counts = published_venue_counts(session, TerritoryLevel.REGION)
+    regions = session.scalars(
+        select(Territory).where(Territory.level == TerritoryLevel.REGION).order_by(Territory.name)
+    )
+    return [(region, counts.get(region.code, 0)) for region in regions]
+
+
+def requested_territory(session: Session, level: str, code: str) -> Territory:
+    """The territory named by an API path: an unknown level is a bad request (400), an unknown code is not found."""
+    try:
+        return territory_by_code(session, level, code)
+    except InvalidInput as error:
+        error.status = 400
+        raise
+
+
+def embed_territory(session: Session, code: str | None, level: str | None) -> Territory | None:
+    """The territory of an embedded map, from its `territoire` INSEE code and optional `niveau`.
+
+    Without a level, 5 characters name a commune, 9 an EPCI and 2–3 a département.
+    """
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    level = (level or "").strip()
+    if not level:
+        level = {5: TerritoryLevel.COMMUNE, 9: TerritoryLevel.EPCI}.get(len(code), TerritoryLevel.DEPARTEMENT)
+    try:
+        return territory_by_code(session, level, code)
+    except InvalidInput as error:
+        error.field = "niveau" if error.field == "level" else "territoire"
+        error.status = 400
+        raise
+    except NotFound as error:
+        error.field = "territoire"
+        raise
+
+
 def map_bubbles(session: Session, level: TerritoryLevel | str) -> list[dict[str, Any]]:
     """One bubble per région or département: its name, centre and number of published venues."""
-    level = TerritoryLevel(level)
+    try:
+        level = TerritoryLevel(level)
+    except ValueError:
+        raise InvalidInput(f"Le niveau « {level} » n'existe pas : « region » ou « departement ».",
+                           field="level", code="invalid_parameter", status=400) from None
     if level not in (TerritoryLevel.REGION, TerritoryLevel.DEPARTEMENT):
         raise InvalidInput(
             f"Le niveau « {level.value} » n'a pas de bulles : « region » ou « departement » est attendu.",
-            field="level", code="invalid_bubble_level",
+            field="level", code="invalid_bubble_level", status=400,
         )
     counts = published_venue_counts(session, level)
     rows = session.execute(
@@ -109,18 +153,18 @@ def map_bubbles(session: Session, level: TerritoryLevel | str) -> list[dict[str,
 
 
 def parse_bbox(value: str, field: str = "bbox") -> tuple[float, float, float, float]:
-    """`xmin,ymin,xmax,ymax` in degrees (longitude, latitude), as Leaflet's toBBoxString gives."""
+    """`xmin,ymin,xmax,ymax` in degrees (longitude, latitude), as Leaflet's toBBoxString gives; a bad one is a 400."""
     try:
         xmin, ymin, xmax, ymax = (float(part) for part in (value or "").split(","))
     except ValueError:
         raise InvalidInput(
             f"Le cadre « {value} » n'est pas valide : quatre nombres « ouest,sud,est,nord » sont attendus.",
-            field=field, code="invalid_bbox",
+            field=field, code="invalid_bbox", status=400,
         ) from None
     if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
         raise InvalidInput(
             f"Le cadre « {value} » n'est pas valide : ouest ≤ est entre -180 et 180, sud ≤ nord entre -90 et 90.",
-            field=field, code="invalid_bbox",
+            field=field, code="invalid_bbox", status=400,
         )
     return xmin, ymin, xmax, ymax
 
@@ -154,6 +198,23 @@ def public_venue(session: Session, venue_id: int) -> Venue:
     if venue is None or not venue.published:
         raise NotFound("Ce lieu n'existe pas ou n'est pas sur la carte publique.", field="venue", code="unknown_venue")
     return venue
+
+
+def commune_of(session: Session, venue: Venue) -> Territory | None:
+    """The commune of a venue's INSEE code, if known."""
+    if not venue.code_insee:
+        return None
+    return session.scalar(
+        select(Territory).where(Territory.level == TerritoryLevel.COMMUNE, Territory.code == venue.code_insee)
+    )
+
+
+def distance_to_venue_m(session: Session, venue: Venue, lon: float | None, lat: float | None) -> float | None:
+    """Metres on the ellipsoid from a point to a venue; None without both coordinates, off the globe or unlocated."""
+    if lat is None or lon is None or venue.location is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    point = func.ST_GeomFromEWKT(point_wkt(lon, lat))
+    return session.scalar(select(geodesic_distance_m(session, Venue.location, point)).where(Venue.id == venue.id))
 
 
 def service_levels(session: Session) -> dict[int, str]:

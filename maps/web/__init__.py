@@ -1,9 +1,9 @@
-"""Web side of the public cartography: HTML pages and JSON API on the `maps` blueprint."""
+"""Web side of the public cartography: HTML pages on `bp` ("maps"), the documented JSON API on `api_bp`."""
 
 from __future__ import annotations
 
-from maps.web import api, coverage_pages  # noqa: F401  (their routes join the blueprint)
-from maps.web.openapi import OPENAPI_PATHS, OPENAPI_SCHEMAS
+from maps.web import coverage_pages  # noqa: F401  (its routes join `bp`)
+from maps.web.api import api_bp
 from maps.web.pages import bp
 
-__all__ = ["OPENAPI_PATHS", "OPENAPI_SCHEMAS", "bp"]
+__all__ = ["api_bp", "bp"]

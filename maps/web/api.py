@@ -2,113 +2,141 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request, url_for
+from typing import Any
 
-from directory import api
+from flask import Response, jsonify, url_for
+
+from directory import params
 from directory.db import utcnow
-from directory.errors import InvalidInput
+from directory.models import TerritoryLevel
 from directory.web import request_session
-from maps import api as maps_api
-from maps.web.coverage_pages import _coverage_request
-from maps.web.inputs import _bad_parameter, run_nearby_search
-from maps.web.pages import bp
-from maps.web.serialise import _feature, nearby_collection, venue_properties
+from maps.coverage import (
+    COVERAGE_AREA_LEVELS,
+    COVERAGE_DISTANCES_KM,
+    COVERAGE_LEVELS,
+    ZONE_BLANCHE_DISTANCE_KM,
+    ZONE_BLANCHE_LEVEL,
+    coverage_area,
+    coverage_figures,
+)
+from maps.places import nearby_search
+from maps.public import (
+    MAP_BBOX_MAX_VENUES,
+    map_bubbles,
+    public_venue,
+    requested_territory,
+    territory_overview,
+    venues_in_bbox,
+)
+from maps.web.inputs import CoverageSelection, MapArea, MapCounts, NearbySearch
+from maps.web.serialise import (
+    CoverageSchema,
+    MapBubblesSchema,
+    MapVenuesSchema,
+    NearbyVenuesSchema,
+    TerritorySchema,
+    VenueFeatureSchema,
+    map_venue_collection,
+    nearby_collection,
+    territory_record,
+    venue_feature,
+)
+
+api_bp = params.ApiBlueprint("maps_api", __name__, url_prefix="/api/v1",
+                             description="Cartographie publique : lieux qualifiés, territoires, carte, couverture.")
+
+TERRITORY_PATH = [
+    {"in": "path", "name": "level", "schema": {"type": "string", "enum": [level.value for level in TerritoryLevel]}},
+    {"in": "path", "name": "code", "schema": {"type": "string"}, "description": "Code INSEE (COG 2026)"},
+]
+COVERAGE_PATH = [
+    {"in": "path", "name": "level", "schema": {"type": "string", "enum": list(COVERAGE_AREA_LEVELS)},
+     "description": "Niveau du territoire ; « france » avec le code FR ; « zone » pour une zone personnalisée"},
+    {"in": "path", "name": "code", "schema": {"type": "string"},
+     "description": "Code INSEE (COG 2026), SIREN de l'EPCI, FR, ou pour une zone une liste niveau:code séparée "
+                    "par des virgules (ex. departement:33,commune:17300)"},
+]
+MAP_CACHE_SECONDS = 300
 
 
-@bp.get("/api/v1/venues/nearby")
-def api_nearby() -> Response:
-    return jsonify(nearby_collection(run_nearby_search(request_session())))
-
-
-@bp.get("/api/v1/venues/<int:venue_id>")
-def api_venue(venue_id: int) -> Response:
-    session = request_session()
-    venue = maps_api.public_venue(session, venue_id)
-    now = utcnow()
-    lon, lat = api.venue_coordinates(venue) or (None, None)
-    properties = venue_properties(venue, api.is_open_at(venue, now))
-    week = api.week_hours(venue, now.astimezone(api.venue_timezone(venue)).date())
-    properties["semaine"] = (
-        [{"jour": day.day.isoformat(), "periodes": [list(p) for p in day.periods]} for day in week] if week else None
-    )
-    feature = _feature(lon, lat, properties) if lon is not None else {
-        "type": "Feature", "id": venue.id, "geometry": None, "properties": properties,
-    }
-    return jsonify(feature)
-
-
-@bp.get("/api/v1/territories/<level>/<code>")
-def api_territory(level: str, code: str) -> Response:
-    session = request_session()
-    try:
-        territory = api.territory_by_code(session, level, code)
-    except InvalidInput as error:
-        error.status = 400
-        raise
-    overview = maps_api.territory_overview(session, territory)
-    return jsonify({
-        "niveau": territory.level.value,
-        "code": territory.code,
-        "nom": territory.name,
-        "population": territory.population,
-        "code_region": territory.region_code,
-        "code_departement": territory.departement_code,
-        "code_epci": territory.epci_code,
-        "lieux_qualifies": overview.venue_count,
-        "url": url_for("maps.territory_page", level=territory.level.value, code=territory.code, _external=True),
-    })
-
-
-@bp.get("/api/v1/map/counts")
-def api_map_counts() -> Response:
-    level = request.args.get("level", "region")
-    try:
-        bubbles = maps_api.map_bubbles(request_session(), level)
-    except InvalidInput as error:
-        error.status = 400
-        raise
-    except ValueError:
-        raise _bad_parameter("level", f"Le niveau « {level} » n'existe pas : « region » ou « departement ».") from None
-    response = jsonify({"niveau": level, "territoires": bubbles})
+def _cached(payload: dict[str, Any]) -> Response:
+    """The map's data may be cached for a few minutes: it changes with the weekly rebuild."""
+    response = jsonify(payload)
     response.cache_control.public = True
-    response.cache_control.max_age = 300
+    response.cache_control.max_age = MAP_CACHE_SECONDS
     return response
 
 
-@bp.get("/api/v1/map/venues")
-def api_map_venues() -> Response:
-    try:
-        bbox = maps_api.parse_bbox(request.args.get("bbox", ""))
-    except InvalidInput as error:
-        error.status = 400
-        raise
-    venues, truncated = maps_api.venues_in_bbox(request_session(), bbox)
-    prefix = url_for("maps.venue_page", venue_id=0)[:-1]
-    response = jsonify({
-        "type": "FeatureCollection",
-        "tronque": truncated,
-        "features": [
-            {
-                "type": "Feature",
-                "id": v["id"],
-                "geometry": {"type": "Point", "coordinates": [round(v["lon"], 6), round(v["lat"], 6)]},
-                "properties": {"id": v["id"], "nom": v["nom"], "commune": v["commune"], "url": f"{prefix}{v['id']}"},
-            }
-            for v in venues
-        ],
-    })
-    response.cache_control.public = True
-    response.cache_control.max_age = 300
-    return response
+@api_bp.route("/venues/nearby", tags=["Lieux"])
+@api_bp.doc(summary="Lieux qualifiés APTIC autour d'un point, d'une commune, d'un code postal ou d'une adresse",
+            description="Seuls les lieux de la cartographie publique (qualifiés, non fermés) sont renvoyés, du plus "
+                        "proche au plus loin ; les distances sont en mètres sur l'ellipsoïde WGS84.")
+@api_bp.arguments(NearbySearch, location="query")
+@api_bp.response(200, NearbyVenuesSchema, description="Collection GeoJSON des lieux, triée par distance")
+@api_bp.errors(400, 503, codes={
+    400: ["required", "invalid_parameter", "invalid_latitude", "invalid_longitude", "unknown_place", "invalid_radius",
+          "invalid_limit", "invalid_level", "unknown_service", "invalid_filter_value", "invalid_open_at"],
+    503: ["geocoder_unavailable"],
+})
+def nearby(search: dict[str, Any]) -> Response:
+    return jsonify(nearby_collection(nearby_search(request_session(), **search)))
 
 
-@bp.get("/api/v1/territories/<territory_level>/<code>/coverage")
-def api_coverage(territory_level: str, code: str) -> Response:
-    session, area, selected_level, distance_km = _coverage_request(territory_level, code)
-    figures = maps_api.coverage_figures(
+@api_bp.route("/venues/<int:venue_id>", tags=["Lieux"])
+@api_bp.doc(summary="Fiche d'un lieu de la cartographie publique")
+@api_bp.response(200, VenueFeatureSchema, description="Le lieu (Feature GeoJSON) avec ses horaires de la semaine")
+@api_bp.errors(404, codes={404: ["unknown_venue"]})
+def venue(venue_id: int) -> Response:
+    return jsonify(venue_feature(public_venue(request_session(), venue_id), utcnow()))
+
+
+@api_bp.route("/territories/<level>/<code>", tags=["Territoires"], parameters=TERRITORY_PATH)
+@api_bp.doc(summary="Un territoire (région, département, EPCI, commune) et son nombre de lieux qualifiés")
+@api_bp.response(200, TerritorySchema, description="Le territoire")
+@api_bp.errors(400, 404, codes={400: ["invalid_territory_level", "invalid_insee_code"],
+                                404: ["unknown_territory", "unknown_insee_code"]})
+def territory(level: str, code: str) -> Response:
+    session = request_session()
+    return jsonify(territory_record(territory_overview(session, requested_territory(session, level, code))))
+
+
+@api_bp.route("/map/counts", tags=["Carte"])
+@api_bp.doc(summary="Nombre de lieux publiés par région ou par département (bulles de la carte)")
+@api_bp.arguments(MapCounts, location="query")
+@api_bp.response(200, MapBubblesSchema, description="Une entrée par territoire ayant au moins un lieu")
+@api_bp.errors(400, codes={400: ["invalid_parameter", "invalid_bubble_level"]})
+def map_counts(query: dict[str, Any]) -> Response:
+    return _cached({"niveau": query["level"], "territoires": map_bubbles(request_session(), query["level"])})
+
+
+@api_bp.route("/map/venues", tags=["Carte"])
+@api_bp.doc(summary="Lieux publiés dans la zone visible de la carte (GeoJSON léger)")
+@api_bp.arguments(MapArea, location="query")
+@api_bp.response(200, MapVenuesSchema, description="Collection GeoJSON ; « tronque » vaut true au-delà de "
+                                                   f"{MAP_BBOX_MAX_VENUES} lieux")
+@api_bp.errors(400, codes={400: ["invalid_bbox"]})
+def map_venues(query: dict[str, Any]) -> Response:
+    return _cached(map_venue_collection(*venues_in_bbox(request_session(), query["bbox"])))
+
+
+@api_bp.route("/territories/<level>/<code>/coverage", tags=["Territoires"], parameters=COVERAGE_PATH)
+@api_bp.doc(summary="Couverture territoriale : population à proximité d'un lieu publié, zones blanches, densité",
+            description="Chiffres de la dernière reconstruction hebdomadaire de la cartographie. La population d'une "
+                        "commune est placée à son centre (mairie) ; les distances sont mesurées sur l'ellipsoïde "
+                        f"WGS84. Zones blanches : communes à plus de {ZONE_BLANCHE_DISTANCE_KM} km de tout lieu de "
+                        f"niveau {ZONE_BLANCHE_LEVEL}.")
+@api_bp.arguments(CoverageSelection, location="query")
+@api_bp.response(200, CoverageSchema, description="Les chiffres de couverture du territoire")
+@api_bp.errors(400, 404, 503, codes={400: ["invalid_service_level", "invalid_distance", "invalid_area"],
+                                     404: ["unknown_territory", "unknown_territory_level"],
+                                     503: ["coverage_not_computed"]})
+def coverage(selection: dict[str, Any], level: str, code: str) -> Response:
+    session = request_session()
+    area = coverage_area(session, level, code)
+    figures = coverage_figures(
         session, area,
-        levels=(selected_level,) if selected_level else maps_api.COVERAGE_LEVELS,
-        distances_km=(distance_km,) if distance_km else maps_api.COVERAGE_DISTANCES_KM,
+        levels=(selection["level"],) if selection["level"] else COVERAGE_LEVELS,
+        distances_km=(selection["distance_km"],) if selection["distance_km"] else COVERAGE_DISTANCES_KM,
     )
     figures["url"] = url_for("maps.coverage_page", territory_level=area.level, code=area.code, _external=True)
     return jsonify(figures)

@@ -1,114 +1,113 @@
-"""Query-string parsing of the cartography's pages and API."""
+"""Declared inputs of the cartography's pages and JSON API: each query string parsed and documented once."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
-from flask import request
-from sqlalchemy.orm import Session
+import marshmallow
 
-from directory import api
-from directory.db import PARIS_TZ
-from directory.errors import InvalidInput, NotFound
-from maps.places import search_place
+from directory import api, params
+from maps.coverage import MAX_COVERAGE_DISTANCE_KM, ZONE_BLANCHE_LEVEL, coverage_distance_km, coverage_level
+from maps.public import parse_bbox
 
-TRUE_VALUES = {"1", "true", "oui", "on", "yes"}
-FALSE_VALUES = {"0", "false", "non", "off", "no", ""}
+COVERAGE_PAGE_LEVEL = ZONE_BLANCHE_LEVEL
+COVERAGE_PAGE_DISTANCE_KM = 10.0
 
 
-def _bad_parameter(name: str, message: str) -> InvalidInput:
-    return InvalidInput(message, field=name, code="invalid_parameter", status=400)
+def _standard_values(parameter: str) -> params.TextList:
+    column, values = api.NEARBY_LIST_FILTERS[parameter]
+    return params.TextList(description=f"Valeur de « {column} » exigée ; répétable (valeurs : {', '.join(values)})")
 
 
-def _arg_float(name: str) -> float | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw.replace(",", "."))
-    except ValueError:
-        raise _bad_parameter(name, f"Le paramètre « {name} » doit être un nombre (reçu « {raw} »).") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise _bad_parameter(name, f"Le paramètre « {name} » doit être un nombre fini (reçu « {raw} »).")
-    return value
+class NearbySearch(params.Schema):
+    """The nearby search, of the API and of the home page."""
 
-
-def _arg_int(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise _bad_parameter(name, f"Le paramètre « {name} » doit être un nombre entier (reçu « {raw} »).") from None
-
-
-def _arg_bool(name: str) -> bool:
-    raw = request.args.get(name, "").strip().lower()
-    if raw in TRUE_VALUES:
-        return True
-    if raw in FALSE_VALUES:
-        return False
-    raise _bad_parameter(name, f"Le paramètre « {name} » vaut « true » ou « false » (reçu « {raw} »).")
-
-
-def _arg_list(name: str) -> list[str]:
-    return [part.strip() for value in request.args.getlist(name) for part in value.split(",") if part.strip()]
-
-
-def _arg_datetime(name: str) -> datetime | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise _bad_parameter(
-            name, f"Le paramètre « {name} » doit être une date et heure ISO 8601, ex. 2026-11-23T14:30 (reçu « {raw} »)."
-        ) from None
-    # A time without offset is a time in France (metropolitan), as people read it.
-    return value if value.tzinfo else value.replace(tzinfo=PARIS_TZ)
-
-
-def nearby_arguments(session: Session) -> dict[str, Any]:
-    """The keyword arguments of `directory.api.nearby_venues` from the query string."""
-    lat, lon = _arg_float("lat"), _arg_float("lon")
-    query = request.args.get("q", "").strip()
-    arguments: dict[str, Any] = {}
-    if lat is not None or lon is not None:
-        if lat is None or lon is None:
-            missing = "lat" if lat is None else "lon"
-            raise _bad_parameter(missing, f"Indiquez « lat » et « lon » ensemble (« {missing} » manque).")
-        arguments.update(lat=lat, lon=lon)
-    elif query:
-        arguments["place"] = search_place(session, query)
-    else:
-        raise InvalidInput("Indiquez une commune, un code postal, une adresse, ou « lat » et « lon ».",
-                           field="q", code="required", status=400)
-    radius = _arg_float("radius_km")
-    limit = _arg_int("limit")
-    if radius is not None:
-        arguments["radius_km"] = radius
-    if limit is not None:
-        arguments["limit"] = limit
-    arguments.update(
-        service=_arg_list("service"),
-        level=_arg_int("level"),
-        fees=_arg_list("fees"),
-        support=_arg_list("support"),
-        public=_arg_list("public"),
-        care=_arg_list("care"),
-        open_now=_arg_bool("open_now"),
-        open_at=_arg_datetime("open_at"),
-        accepts_pass=_arg_bool("accepts_pass"),
+    lat = params.Number(description="Latitude WGS84 (avec lon)", metadata={"minimum": -90, "maximum": 90})
+    lon = params.Number(description="Longitude WGS84 (avec lat)", metadata={"minimum": -180, "maximum": 180})
+    q = params.Text(description="Commune, code postal ou adresse (si lat/lon absents)")
+    radius_km = params.Number(
+        description="Rayon en kilomètres",
+        metadata={"exclusiveMinimum": 0, "maximum": api.NEARBY_MAX_RADIUS_KM, "default": api.NEARBY_DEFAULT_RADIUS_KM},
     )
-    return arguments
+    limit = params.Integer(
+        description="Nombre maximal de lieux",
+        metadata={"minimum": 1, "maximum": api.NEARBY_MAX_LIMIT, "default": api.NEARBY_DEFAULT_LIMIT},
+    )
+    service = params.TextList(description="Service du référentiel (slug) ; répétable : tous sont exigés")
+    level = params.Integer(description="Niveau du référentiel (au moins un service de ce niveau)",
+                           metadata={"enum": [1, 2, 3]})
+    fees = _standard_values("fees")
+    support = _standard_values("support")
+    public = _standard_values("public")
+    care = _standard_values("care")
+    open_now = params.Flag(description="Ouvert maintenant (horaires OpenStreetMap)")
+    open_at = params.LocalDateTime(description="Ouvert à cette date et heure ISO 8601 (heure de Paris sans décalage)")
+    accepts_pass = params.Flag(description="Accepte le pass numérique APTIC")
 
 
-def run_nearby_search(session: Session) -> api.NearbyResult:
-    try:
-        return api.nearby_venues(session, **nearby_arguments(session))
-    except (InvalidInput, NotFound) as error:
-        error.status = 400  # every error here is about a query parameter
-        raise
+class SearchPoint(params.Schema):
+    """The searched point a venue page was opened from, to show how far the venue is."""
+
+    lat = params.Number()
+    lon = params.Number()
+
+
+class EmbedArea(params.Schema):
+    """The territory of an embedded map: an INSEE code and, when ambiguous, its level."""
+
+    territoire = params.Text()
+    niveau = params.Text()
+
+
+class MapCounts(params.Schema):
+    level = params.Text(load_default="region", description="Niveau des bulles",
+                        metadata={"enum": ["region", "departement"]})
+
+
+# The coverage's and the map's own checks (and error codes) stay the domain's: these fields call them,
+# and the domain's InvalidInput passes through marshmallow untouched.
+
+
+class CoverageLevel(params.Integer):
+    """A level of the referential, 1 to 3 (`invalid_service_level` otherwise)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int:
+        return coverage_level(value)
+
+
+class CoverageDistance(params.Number):
+    """Kilometres, above 0 and at most 200 (`invalid_distance` otherwise)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> float:
+        return coverage_distance_km(value)
+
+
+class BoundingBox(params.Text):
+    """`ouest,sud,est,nord` in degrees, required; absent, blank or bad, it is refused with `invalid_bbox`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=True, load_default=marshmallow.missing, **kwargs)
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None,
+                    **kwargs: Any) -> tuple[float, float, float, float]:
+        return parse_bbox("" if value is marshmallow.missing else str(value))
+
+
+class MapArea(params.Schema):
+    bbox = BoundingBox(description="ouest,sud,est,nord en degrés WGS84")
+
+
+class CoverageSelection(params.Schema):
+    """The coverage API: without a level or a distance, every level or the usual distances."""
+
+    level = CoverageLevel(description="Niveau du référentiel (par défaut : les trois)", metadata={"enum": [1, 2, 3]})
+    distance_km = CoverageDistance(description="Distance en kilomètres (par défaut : 5, 10 et 20)",
+                                   metadata={"exclusiveMinimum": 0, "maximum": MAX_COVERAGE_DISTANCE_KM})
+
+
+class CoveragePageSelection(params.Schema):
+    """The coverage pages and downloads show one level within one distance."""
+
+    level = CoverageLevel(load_default=COVERAGE_PAGE_LEVEL)
+    distance_km = CoverageDistance(load_default=COVERAGE_PAGE_DISTANCE_KM)

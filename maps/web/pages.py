@@ -6,18 +6,31 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory import api
-from directory.db import geodesic_distance_m, point_wkt, utcnow
-from directory.errors import DomainError, InvalidInput, NotFound
-from directory.models import Role, Territory, TerritoryLevel, Venue
+from directory import api, params
+from directory.db import utcnow
+from directory.errors import DomainError, InvalidInput
+from directory.models import Role, TerritoryLevel
 from directory.web import limiter, request_session, role_required
-from maps import api as maps_api
 from maps.models import REPORT_TOPIC_LABELS, RUN_STATUS_LABELS, ReportTopic
+from maps.places import nearby_search
+from maps.public import (
+    commune_of,
+    distance_to_venue_m,
+    embed_territory,
+    open_reports,
+    public_venue,
+    published_venues_in,
+    regions_with_counts,
+    report_venue_error,
+    service_levels,
+    territory_bounds,
+    territory_overview,
+)
+from maps.rebuild import cartography_runs
 from maps.rendering import venue_map
-from maps.web.inputs import _arg_float, run_nearby_search
+from maps.web.inputs import EmbedArea, NearbySearch, SearchPoint
 
 # Import name "maps": templates and static files live at the package's root, not in maps/web/.
 bp = Blueprint("maps", "maps", template_folder="templates", static_folder="static",
@@ -45,7 +58,7 @@ def format_thousands(number: int | None) -> str:
 def _search_context(session: Session) -> dict[str, Any]:
     return {
         "services": api.active_services(session),
-        "levels": maps_api.service_levels(session),
+        "levels": service_levels(session),
         "radius_choices": RADIUS_CHOICES_KM,
         "list_filters": {
             name: values for name, (_column, values) in api.NEARBY_LIST_FILTERS.items()
@@ -55,7 +68,7 @@ def _search_context(session: Session) -> dict[str, Any]:
 
 
 def _map_urls() -> dict[str, str]:
-    return {"counts_url": url_for("maps.api_map_counts"), "venues_url": url_for("maps.api_map_venues")}
+    return {"counts_url": url_for("maps_api.map_counts"), "venues_url": url_for("maps_api.map_venues")}
 
 
 # ---------------------------------------------------------------------------------- public pages
@@ -69,7 +82,7 @@ def home() -> Any:
     searched = any(request.args.get(name, "").strip() for name in ("q", "lat", "lon"))
     if searched:
         try:
-            result = run_nearby_search(session)
+            result = nearby_search(session, **params.parse(NearbySearch))
         except DomainError as exc:
             error = exc
     if result is not None:
@@ -83,29 +96,24 @@ def home() -> Any:
 @bp.get("/lieux/<int:venue_id>")
 def venue_page(venue_id: int) -> str:
     session = request_session()
-    venue = maps_api.public_venue(session, venue_id)
-    lat, lon = _arg_float("lat"), _arg_float("lon")
-    distance = None
-    if lat is not None and lon is not None and venue.location is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
-        point = select(geodesic_distance_m(session, Venue.location, _point(lon, lat))).where(Venue.id == venue.id)
-        distance = session.scalar(point)
+    venue = public_venue(session, venue_id)
+    point = params.parse(SearchPoint)
     now = utcnow()
-    levels = maps_api.service_levels(session)
     grouped: dict[int, list[Any]] = {}
     for service in venue.services:
         grouped.setdefault(service.level_number, []).append(service)
-    commune = _commune_of(session, venue)
-    overview = maps_api.territory_overview(session, commune) if commune is not None else None
+    commune = commune_of(session, venue)
+    overview = territory_overview(session, commune) if commune is not None else None
     today = now.astimezone(api.venue_timezone(venue)).date()
     return render_template(
         "maps/venue.html",
         venue=venue,
-        distance=distance,
+        distance=distance_to_venue_m(session, venue, point["lon"], point["lat"]),
         open_now=api.is_open_at(venue, now),
         week=api.week_hours(venue, today),
         today=today,
         weekdays=WEEKDAYS,
-        levels=levels,
+        levels=service_levels(session),
         grouped=grouped,
         commune=commune,
         parents=overview.parents if overview else [],
@@ -114,27 +122,15 @@ def venue_page(venue_id: int) -> str:
     )
 
 
-def _point(lon: float, lat: float) -> Any:
-    return func.ST_GeomFromEWKT(point_wkt(lon, lat))
-
-
-def _commune_of(session: Session, venue: Venue) -> Territory | None:
-    if not venue.code_insee:
-        return None
-    return session.scalar(
-        select(Territory).where(Territory.level == TerritoryLevel.COMMUNE, Territory.code == venue.code_insee)
-    )
-
-
 @bp.route("/lieux/<int:venue_id>/signaler", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
 def report_error(venue_id: int) -> Any:
     session = request_session()
-    venue = maps_api.public_venue(session, venue_id)
+    venue = public_venue(session, venue_id)
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            maps_api.report_venue_error(
+            report_venue_error(
                 session, venue,
                 topic=request.form.get("topic", ""),
                 message=request.form.get("message", ""),
@@ -154,59 +150,38 @@ def report_error(venue_id: int) -> Any:
 @bp.get("/signalements")
 @role_required(Role.APTIC_STAFF)
 def reports() -> str:
-    return render_template("maps/reports.html", reports=maps_api.open_reports(request_session()),
+    return render_template("maps/reports.html", reports=open_reports(request_session()),
                            topics=REPORT_TOPIC_LABELS, ReportTopic=ReportTopic)
 
 
 @bp.get("/cartographie/reconstructions")
 @role_required(Role.APTIC_STAFF)
 def rebuild_runs() -> str:
-    return render_template("maps/rebuild_runs.html", runs=maps_api.cartography_runs(request_session()),
+    return render_template("maps/rebuild_runs.html", runs=cartography_runs(request_session()),
                            labels=RUN_STATUS_LABELS)
 
 
 @bp.get("/territoires")
 def territories() -> str:
-    session = request_session()
-    counts = maps_api.published_venue_counts(session, TerritoryLevel.REGION)
-    regions = session.scalars(select(Territory).where(Territory.level == TerritoryLevel.REGION).order_by(Territory.name))
-    return render_template("maps/territories.html", regions=[(r, counts.get(r.code, 0)) for r in regions])
+    return render_template("maps/territories.html", regions=regions_with_counts(request_session()))
 
 
 @bp.get("/territoires/<level>/<code>")
 def territory_page(level: str, code: str) -> str:
     session = request_session()
     territory = api.territory_by_code(session, level, code)
-    overview = maps_api.territory_overview(session, territory)
-    venues = maps_api.published_venues_in(session, territory) if territory.level == TerritoryLevel.COMMUNE else []
+    overview = territory_overview(session, territory)
+    venues = published_venues_in(session, territory) if territory.level == TerritoryLevel.COMMUNE else []
     return render_template("maps/territory.html", overview=overview, venues=venues, TerritoryLevel=TerritoryLevel)
-
-
-def embed_territory(session: Session) -> Territory | None:
-    """`territoire` is an INSEE code; 2–3 characters name a département unless `niveau=region`."""
-    code = request.args.get("territoire", "").strip().upper()
-    if not code:
-        return None
-    level = request.args.get("niveau", "").strip()
-    if not level:
-        level = {5: TerritoryLevel.COMMUNE, 9: TerritoryLevel.EPCI}.get(len(code), TerritoryLevel.DEPARTEMENT)
-    try:
-        return api.territory_by_code(session, level, code)
-    except InvalidInput as error:
-        error.field = "niveau" if error.field == "level" else "territoire"
-        error.status = 400
-        raise
-    except NotFound as error:
-        error.field = "territoire"
-        raise
 
 
 @bp.get("/embed")
 def embed() -> Response:
     session = request_session()
-    territory = embed_territory(session)
-    bounds = maps_api.territory_bounds(territory) if territory is not None else None
-    venues = maps_api.published_venues_in(session, territory, limit=200) if territory is not None else []
+    area = params.parse(EmbedArea)
+    territory = embed_territory(session, area["territoire"], area["niveau"])
+    bounds = territory_bounds(territory) if territory is not None else None
+    venues = published_venues_in(session, territory, limit=200) if territory is not None else []
     rendered = venue_map(**_map_urls(), bounds=bounds)
     response = Response(render_template("maps/embed.html", territory=territory, venues=venues, map=rendered))
     # Partners show this page in an iframe on their own sites.

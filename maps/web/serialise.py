@@ -1,16 +1,20 @@
-"""GeoJSON features of the cartography's JSON API."""
+"""JSON answers of the cartography's API: GeoJSON features and records, and the shapes documented for them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import url_for
+from marshmallow import Schema, fields, validate
 
 from directory import api
-from directory.models import Venue
+from directory.models import Territory, Venue
+from maps.public import TerritoryOverview
 
 
 def venue_properties(venue: Venue, open_now: bool | None) -> dict[str, Any]:
+    """A venue's public record: the national standard's fields, its services and whether it is open."""
     return {
         "id": venue.id,
         "nom": venue.nom,
@@ -42,7 +46,7 @@ def venue_properties(venue: Venue, open_now: bool | None) -> dict[str, Any]:
     }
 
 
-def _feature(lon: float, lat: float, properties: dict[str, Any]) -> dict[str, Any]:
+def point_feature(lon: float, lat: float, properties: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "Feature",
         "id": properties["id"],
@@ -56,7 +60,7 @@ def nearby_collection(result: api.NearbyResult) -> dict[str, Any]:
     for item in result.venues:
         properties = {"distance_m": round(item.distance_m, 1), **venue_properties(item.venue, item.open_now)}
         properties = {"id": properties.pop("id"), "nom": properties.pop("nom"), **properties}
-        features.append(_feature(item.lon, item.lat, properties))
+        features.append(point_feature(item.lon, item.lat, properties))
     return {
         "type": "FeatureCollection",
         "recherche": {
@@ -69,3 +73,201 @@ def nearby_collection(result: api.NearbyResult) -> dict[str, Any]:
         },
         "features": features,
     }
+
+
+def venue_feature(venue: Venue, now: datetime) -> dict[str, Any]:
+    """A venue as a GeoJSON Feature (no geometry when unlocated), with its opening hours of the week."""
+    lon, lat = api.venue_coordinates(venue) or (None, None)
+    properties = venue_properties(venue, api.is_open_at(venue, now))
+    week = api.week_hours(venue, now.astimezone(api.venue_timezone(venue)).date())
+    properties["semaine"] = (
+        [{"jour": day.day.isoformat(), "periodes": [list(p) for p in day.periods]} for day in week] if week else None
+    )
+    if lon is None:
+        return {"type": "Feature", "id": venue.id, "geometry": None, "properties": properties}
+    return point_feature(lon, lat, properties)
+
+
+def territory_record(overview: TerritoryOverview) -> dict[str, Any]:
+    territory: Territory = overview.territory
+    return {
+        "niveau": territory.level.value,
+        "code": territory.code,
+        "nom": territory.name,
+        "population": territory.population,
+        "code_region": territory.region_code,
+        "code_departement": territory.departement_code,
+        "code_epci": territory.epci_code,
+        "lieux_qualifies": overview.venue_count,
+        "url": url_for("maps.territory_page", level=territory.level.value, code=territory.code, _external=True),
+    }
+
+
+def map_venue_collection(venues: list[dict[str, Any]], truncated: bool) -> dict[str, Any]:
+    """The light markers of the visible map area."""
+    prefix = url_for("maps.venue_page", venue_id=0)[:-1]
+    return {
+        "type": "FeatureCollection",
+        "tronque": truncated,
+        "features": [
+            {
+                "type": "Feature",
+                "id": v["id"],
+                "geometry": {"type": "Point", "coordinates": [round(v["lon"], 6), round(v["lat"], 6)]},
+                "properties": {"id": v["id"], "nom": v["nom"], "commune": v["commune"], "url": f"{prefix}{v['id']}"},
+            }
+            for v in venues
+        ],
+    }
+
+
+# ------------------------------------------------------------------ documented shapes (OpenAPI)
+
+
+def _nullable(field: type[fields.Field], description: str = "", **kwargs: Any) -> fields.Field:
+    return field(allow_none=True, metadata={"description": description} if description else {}, **kwargs)
+
+
+def _uri() -> fields.Field:
+    return fields.String(metadata={"format": "uri"})
+
+
+class VenueServiceSchema(Schema):
+    slug = fields.String()
+    nom = fields.String()
+    niveau = fields.Integer()
+
+
+class VenuePropertiesSchema(Schema):
+    id = fields.Integer()
+    nom = fields.String()
+    distance_m = fields.Float(metadata={"description": "Distance au point de recherche, en mètres"})
+    adresse = fields.Dict(metadata={"description": "adresse, complement_adresse, code_postal, commune, code_insee"})
+    services = fields.List(fields.Nested(VenueServiceSchema))
+    niveaux = fields.List(fields.Integer())
+    horaires = _nullable(fields.String, "Horaires au format OpenStreetMap opening_hours")
+    ouvert_maintenant = _nullable(fields.Boolean, "null quand les horaires sont inconnus")
+    accepte_pass = fields.Boolean()
+    semaine = _nullable(fields.List, "Horaires des sept jours de la semaine (fiche d'un lieu seulement)",
+                        cls_or_instance=fields.Dict())
+    date_maj = _nullable(fields.Date)
+    url = _uri()
+
+
+class VenueFeatureSchema(Schema):
+    type = fields.String(validate=validate.OneOf(["Feature"]))
+    id = fields.Integer()
+    geometry = _nullable(fields.Dict)
+    properties = fields.Nested(VenuePropertiesSchema)
+
+
+class NearbySearchSummarySchema(Schema):
+    lieu = fields.String()
+    lon = fields.Float()
+    lat = fields.Float()
+    code_insee = _nullable(fields.String)
+    rayon_m = fields.Float()
+    nombre = fields.Integer()
+
+
+class NearbyVenuesSchema(Schema):
+    type = fields.String(validate=validate.OneOf(["FeatureCollection"]))
+    recherche = fields.Nested(NearbySearchSummarySchema)
+    features = fields.List(fields.Nested(VenueFeatureSchema))
+
+
+class TerritorySchema(Schema):
+    niveau = fields.String()
+    code = fields.String()
+    nom = fields.String()
+    population = fields.Integer()
+    code_region = _nullable(fields.String)
+    code_departement = _nullable(fields.String)
+    code_epci = _nullable(fields.String)
+    lieux_qualifies = fields.Integer()
+    url = _uri()
+
+
+class MapBubbleSchema(Schema):
+    code = fields.String()
+    nom = fields.String()
+    lon = fields.Float()
+    lat = fields.Float()
+    lieux = fields.Integer()
+
+
+class MapBubblesSchema(Schema):
+    niveau = fields.String()
+    territoires = fields.List(fields.Nested(MapBubbleSchema))
+
+
+class MapVenuesSchema(Schema):
+    type = fields.String(validate=validate.OneOf(["FeatureCollection"]))
+    tronque = fields.Boolean()
+    features = fields.List(fields.Dict(), metadata={"description": "Point, id, nom, commune, url de chaque lieu"})
+
+
+class CoverageAccessSchema(Schema):
+    niveau = fields.Integer()
+    distance_km = fields.Float()
+    population = fields.Integer()
+    part = _nullable(fields.Float, "Entre 0 et 1")
+
+
+class ZoneBlancheSchema(Schema):
+    code = fields.String()
+    nom = fields.String()
+    population = fields.Integer()
+    distance_km = _nullable(fields.Float)
+    indice_fragilite = _nullable(fields.Float)
+
+
+class ZonesBlanchesSchema(Schema):
+    definition = fields.String()
+    communes = fields.Integer()
+    population = fields.Integer()
+    part = _nullable(fields.Float)
+    liste = fields.List(fields.Nested(ZoneBlancheSchema))
+
+
+class DensityComparisonSchema(Schema):
+    niveau = fields.String()
+    code = fields.String()
+    nom = fields.String()
+    lieux = fields.Integer()
+    population = fields.Integer()
+    lieux_pour_10000 = _nullable(fields.Float)
+    accessibilite_e2sfca = _nullable(fields.Float)
+
+
+class DensitySchema(Schema):
+    lieux_pour_10000 = _nullable(fields.Float)
+    accessibilite_e2sfca = _nullable(
+        fields.Float, "Lieux qualifiés accessibles pour 10 000 habitants (E2SFCA), moyenne des communes pondérée "
+                      "par la population")
+    comparaisons = fields.List(fields.Nested(DensityComparisonSchema))
+
+
+class CoverageAreaSchema(Schema):
+    niveau = fields.String()
+    code = fields.String()
+    nom = fields.String()
+
+
+class CoverageVenuesSchema(Schema):
+    total = fields.Integer()
+    par_niveau = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class CoverageSchema(Schema):
+    territoire = fields.Nested(CoverageAreaSchema)
+    calcule_le = fields.DateTime()
+    communes = fields.Integer()
+    population = fields.Integer()
+    population_sans_centre = fields.Integer(metadata={"description": "Communes sans point central connu"})
+    lieux = fields.Nested(CoverageVenuesSchema)
+    acces = fields.List(fields.Nested(CoverageAccessSchema))
+    zones_blanches = fields.Nested(ZonesBlanchesSchema)
+    densite = fields.Nested(DensitySchema)
+    fragilite_numerique = _nullable(fields.Dict, "Indice de fragilité numérique (1 faible à 10 forte), s'il est chargé")
+    url = _uri()

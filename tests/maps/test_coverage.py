@@ -243,8 +243,8 @@ def test_api_before_any_refresh_says_so(client):
 
 def test_openapi_documents_the_coverage_path(client):
     document = client.get("/api/v1/openapi.json").get_json()
-    operation = document["paths"]["/api/v1/territories/{level}/{code}/coverage"]["get"]
-    assert {(p["name"], p["in"]) for p in operation["parameters"]} == {
+    path = document["paths"]["/api/v1/territories/{level}/{code}/coverage"]
+    assert {(p["name"], p["in"]) for p in path["parameters"] + path["get"]["parameters"]} == {
         ("level", "path"), ("code", "path"), ("level", "query"), ("distance_km", "query")}
     assert "Coverage" in document["components"]["schemas"]
 
