@@ -7,13 +7,13 @@ at or above MERGE_THRESHOLD, no farther apart than MAX_DISTANCE_M, is the same v
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz
 
 from directory.api import normalize_name
+from directory.geodesy import haversine_m
 from ingestion.standard import RECORD_FLAG_FIELDS, RECORD_LIST_FIELDS, RECORD_TEXT_FIELDS
 
 MERGE_THRESHOLD = 0.80
@@ -34,14 +34,6 @@ class MatchScore:
     def describe(self) -> str:
         distance = "distance inconnue" if self.distance_m is None else f"distance {self.distance_m:.0f} m"
         return f"score {self.total:.2f} ({distance}, nom {self.name:.2f}, adresse {self.address:.2f})"
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    radius = 6_371_008.8
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * radius * math.asin(math.sqrt(a))
 
 
 def match_score(a: dict[str, Any], b: dict[str, Any]) -> MatchScore:

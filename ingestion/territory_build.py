@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from shapely import MultiPolygon, Point, Polygon
 
+from directory.geodesy import haversine_m
 from ingestion.errors import TerritoryBuildError
 from ingestion.territory_copy import ALIAS_COLUMNS, ALIAS_KINDS, DATA_FILES, GEOMETRY_COLUMNS, TERRITORY_COLUMNS
 from ingestion.territory_sources import (
@@ -52,8 +53,6 @@ TOWN_HALL_MAX_DISTANCE_M = 200.0
 ACCURACY_SAMPLE = 20_000
 ACCURACY_SEED = 2026
 LZMA_PRESET = 9
-EARTH_RADIUS_M = 6_371_008.8
-
 Progress = Callable[[str], None]
 
 
@@ -153,11 +152,7 @@ def _wkt(geom: MultiPolygon) -> str:
 def _distance_m(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     """Metres on the sphere from each point to the nearest point of its polygon (0 inside)."""
     nearest = shapely.get_coordinates(shapely.shortest_line(points, polygons)).reshape(-1, 4)
-    lon1, lat1, lon2, lat2 = np.radians(nearest).T
-    haversine = np.sin((lat2 - lat1) / 2) ** 2 + (
-        np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(haversine))
+    return haversine_m(*nearest.T)
 
 
 def _commune_centres(

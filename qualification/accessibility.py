@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.spatial import cKDTree
 
+from directory.geodesy import arc_m, chord_length, unit_vectors
 
-EARTH_RADIUS_M = 6_371_008.8
 # Distance decay of the enhanced two-step floating catchment (E2SFCA), as the APL indicator's
 # stepped weights (1, 2/3, 1/3) but on distances, as venues are reached on foot, by bus or by car.
 DECAY_ZONES = ((5_000.0, 1.0), (10_000.0, 0.66), (15_000.0, 0.33))
 ACCESS_RADIUS_M = 10_000.0  # "gains access": no venue of the same level within this distance
-
-
-def unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Points on the unit sphere, so that a k-d tree's chord distances order them as on the Earth."""
-    lon, lat = np.radians(np.asarray(lon, dtype=float)), np.radians(np.asarray(lat, dtype=float))
-    return np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
-
-
-def chord_length(metres: float) -> float:
-    """The straight-line distance between two points of the unit sphere `metres` apart on the Earth."""
-    return 2 * math.sin(metres / (2 * EARTH_RADIUS_M))
-
-
-def _arc_m(chord: np.ndarray) -> np.ndarray:
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(chord / 2, 1.0))
 
 
 def decay_weights(metres: np.ndarray, zones: tuple[tuple[float, float], ...] = DECAY_ZONES) -> np.ndarray:
@@ -42,7 +25,7 @@ def _pairs(supply_xyz: np.ndarray, demand_tree: cKDTree, radius_m: float) -> tup
         empty = np.zeros(0, dtype=int)
         return empty, empty, np.zeros(0)
     pairs = cKDTree(supply_xyz).sparse_distance_matrix(demand_tree, chord_length(radius_m), output_type="ndarray")
-    return pairs["i"].astype(int), pairs["j"].astype(int), _arc_m(pairs["v"])
+    return pairs["i"].astype(int), pairs["j"].astype(int), arc_m(pairs["v"])
 
 
 def e2sfca(demand_lonlat: np.ndarray, population: np.ndarray, supply_lonlat: np.ndarray,

@@ -13,14 +13,9 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from directory.geodesy import chord_length, unit_vectors
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
-from qualification.accessibility import (
-    ACCESS_RADIUS_M,
-    DECAY_ZONES,
-    chord_length,
-    supply_ratios,
-    unit_vectors,
-)
+from qualification.accessibility import ACCESS_RADIUS_M, DECAY_ZONES, supply_ratios
 from qualification.models import QuotaOverride, VenueOutcome
 from qualification.quotas import clean_level, compute_quota, current_policy, find_territory
 
