@@ -31,7 +31,6 @@ from maps.coverage_exports import (
     coverage_units,
     coverage_venues,
 )
-from maps.demo import seed_demo
 from maps.fragility import FRAGILITY_INDICATORS, load_fragility_index
 from maps.places import nearby_search, search_place
 from maps.public import (
@@ -106,7 +105,6 @@ __all__ = [
     "refresh_coverage",
     "report_venue_error",
     "search_place",
-    "seed_demo",
     "service_levels",
     "territory_bounds",
     "territory_overview",
