@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from directory.api import territory_by_code
 from directory.errors import DomainError, InvalidInput, NotFound
+from directory.geodesy import unit_vectors
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService
 from maps.fragility import FRAGILITY_INDICATORS
 from maps.models import CommuneCoverage, CoverageRefresh, FragilityIndex
@@ -61,8 +62,8 @@ def nearest_distances_m(
     result = np.full(len(points_lon), np.nan)
     if len(points_lon) == 0 or len(venues_lon) == 0:
         return result
-    tree = cKDTree(qualification_api.unit_vectors(venues_lon, venues_lat))
-    _, nearest = tree.query(qualification_api.unit_vectors(points_lon, points_lat))
+    tree = cKDTree(unit_vectors(venues_lon, venues_lat))
+    _, nearest = tree.query(unit_vectors(points_lon, points_lat))
     _, _, distance = _WGS84.inv(points_lon, points_lat, venues_lon[nearest], venues_lat[nearest])
     return np.asarray(distance, dtype=float)
 

@@ -8,7 +8,7 @@ status machine), `quotas`, `accessibility` (E2SFCA maths), `density` (figures pe
 
 from __future__ import annotations
 
-from qualification.accessibility import e2sfca, unit_vectors
+from qualification.accessibility import e2sfca
 from qualification.applications import (
     APPLICATION_MACHINE,
     MAX_DOCUMENT_BYTES,
@@ -102,7 +102,6 @@ __all__ = [
     "submit_application",
     "territory_density",
     "transition",
-    "unit_vectors",
     "upload_storage",
     "waitlist",
 ]
