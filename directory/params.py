@@ -120,13 +120,14 @@ class LocalDateTime(_Parameter):
 
 
 class TextList(_Parameter):
-    """Several values: the parameter repeated, or values separated by commas."""
+    """Several values: the parameter repeated, or values separated by commas; `values` documents the allowed ones."""
 
     is_multiple = True
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, values: Iterable[str] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("load_default", list)
         super().__init__(**kwargs)
+        self.values = tuple(values) if values is not None else None
 
     def deserialize(self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         return fields.Field.deserialize(self, value, attr, data, **kwargs)
@@ -266,12 +267,19 @@ class RestApi(flask_smorest.Api):
         return None
 
 
-def _document_custom_field(converter: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+def _document_custom_field(converter: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    if not isinstance(field, _Parameter):
+        return {}
+    if ret.get("default", marshmallow.missing) is None:
+        del ret["default"]  # "absent" is not a value a client could send
+    if isinstance(field, TextList):
+        items: dict[str, Any] = {"type": "string"}
+        if field.values is not None:
+            items["enum"] = list(field.values)
+        return {"type": "array", "items": items}
     for kind, (type_name, format_name) in FIELD_TYPES.items():
         if isinstance(field, kind):
             return {"type": type_name, **({"format": format_name} if format_name else {})}
-    if isinstance(field, TextList):
-        return {"type": "array", "items": {"type": "string"}}
     return {}
 
 
@@ -281,6 +289,8 @@ def init_rest_api(app: Flask, *, title: str, description: str, security_schemes:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
     rest_api = RestApi(app, spec_kwargs={"info": {"description": description}})
     rest_api.ma_plugin.converter.add_attribute_function(_document_custom_field)
+    default_error = rest_api.spec.components.responses_lazy[rest_api.DEFAULT_ERROR_RESPONSE_NAME]
+    default_error["description"] = "Autre erreur, au même format (500 `internal_error`, 503 `database_busy`)"
     for name, scheme in security_schemes.items():
         rest_api.spec.components.security_scheme(name, dict(scheme))
     return rest_api

@@ -17,7 +17,7 @@ COVERAGE_PAGE_DISTANCE_KM = 10.0
 
 def _standard_values(parameter: str) -> params.TextList:
     column, values = api.NEARBY_LIST_FILTERS[parameter]
-    return params.TextList(description=f"Valeur de « {column} » exigée ; répétable (valeurs : {', '.join(values)})")
+    return params.TextList(description=f"Valeur de « {column} » exigée ; répétable", values=values)
 
 
 class NearbySearch(params.Schema):
