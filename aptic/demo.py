@@ -8,33 +8,16 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import run_simple
 
 from aptic import optional_module, schema
 from aptic.schema import DOMAIN_PACKAGES
-from directory import api, factories
-from directory.models import ROLE_LABELS, Organisation, Role, Venue, VenueStatus
+from directory import api
+from directory import demo as directory_demo
+from directory.demo import DEMO_ACTOR, DEMO_PASSWORD
+from directory.models import ROLE_LABELS
 from ingestion.api import load_territories
-
-DEMO_PASSWORD = "demo-aptic-2026"
-DEMO_ACTOR = factories.SYNTHETIC_ACTOR
-
-DEMO_ORGANISATIONS = [
-    # key, name, legal form, SIRET (valid Luhn keys), commune, roles
-    ("aptic", "APTIC (démonstration)", "cooperative", "82023445800017", "33063", {"is_aptic": True}),
-    ("sponsor", "Département de la Gironde (démonstration)", "collectivite", "22330001300016", "33063", {"is_sponsor": True}),
-    ("sponsor_caf", "CAF du Nord (démonstration)", "etablissement_public", "77562386100041", "59350", {"is_sponsor": True}),
-    ("distributor", "CCAS de Bordeaux (démonstration)", "etablissement_public", "26330040200017", "33063", {"is_distributor": True}),
-]
-DEMO_USERS = [
-    ("aptic", "equipe@aptic.demo", "Camille Martin (APTIC)", Role.APTIC_STAFF),
-    ("sponsor", "commanditaire@aptic.demo", "Dominique Bernard (Gironde)", Role.SPONSOR),
-    ("distributor", "aiguilleur@aptic.demo", "Sacha Petit (CCAS)", Role.DISTRIBUTOR),
-    ("venue", "lieu@aptic.demo", "Alex Durand (lieu)", Role.VENUE_STAFF),
-]
-
 
 def build_demo(session: Session, venues: int, echo: Any = click.echo) -> dict[str, Any]:
     """Fill an empty database with the demo data set; a database already filled is kept."""
@@ -42,40 +25,20 @@ def build_demo(session: Session, venues: int, echo: Any = click.echo) -> dict[st
     summary = load_territories(session)
     echo(f"Territoires : {'chargés' if summary['changed'] else 'déjà chargés'}.")
     api.load_referential(session)
-    if session.scalar(select(func.count()).select_from(Venue)):
+    if directory_demo.has_venues(session):
         echo("Données de démonstration déjà présentes : rien à ajouter.")
         return {"created": False}
-
-    organisations = {}
-    for key, name, legal_form, siret, commune, roles in DEMO_ORGANISATIONS:
-        organisations[key] = api.create_organisation(
-            session, DEMO_ACTOR, name=name, legal_form=legal_form, siret=siret, code_insee=commune, **roles
-        )
-    echo(f"Lieux de démonstration : génération de {venues} lieux répartis selon la population…")
-    venue_ids = factories.generate_venues(session, venues)
-    showcase = session.scalars(
-        select(Venue).where(Venue.id.in_(venue_ids), Venue.status == VenueStatus.QUALIFIED).order_by(Venue.id).limit(1)
-    ).one()
-    organisations["venue"] = session.get(Organisation, showcase.organisation_id)
-
-    sign_ins = []
-    for key, email, full_name, role in DEMO_USERS:
-        user = api.create_user(session, DEMO_ACTOR, email=email, full_name=full_name, password=DEMO_PASSWORD)
-        api.add_membership(session, DEMO_ACTOR, user, organisations[key], role)
-        sign_ins.append((role, email))
-    _, token = api.create_api_key(session, DEMO_ACTOR, organisations["venue"], "Douchette de démonstration", showcase)
-    showcase_label = f"« {showcase.nom} » (n° {showcase.id})"
-
+    seeded = directory_demo.seed_directory(session, DEMO_ACTOR, venues, echo)
     for package in DOMAIN_PACKAGES:
         seed = getattr(optional_module(f"{package}.demo"), "seed_demo", None)
         if seed is not None:
             seed(session, DEMO_ACTOR, echo)
     return {
         "created": True,
-        "venues": len(venue_ids),
-        "showcase_venue": showcase_label,
-        "api_key": token,
-        "sign_ins": sign_ins,
+        "venues": seeded.venues,
+        "showcase_venue": seeded.showcase_venue,
+        "api_key": seeded.api_key,
+        "sign_ins": seeded.sign_ins,
         "seconds": time.monotonic() - started,
     }
 
