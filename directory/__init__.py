@@ -1,0 +1,1 @@
+"""The records everyone shares: database plumbing, territories, organisations, venues and services, accounts, nearby search."""

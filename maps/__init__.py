@@ -1,0 +1,1 @@
+"""The public cartography: map pages and API, territorial coverage, the weekly rebuild."""

@@ -1,0 +1,1 @@
+"""Qualification by density: applications, quotas, accessibility, explained decisions, waitlist."""

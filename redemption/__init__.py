@@ -1,0 +1,1 @@
+"""The pass: sponsors' orders, booklets and cheques, distribution, redemptions at venues, statements, reports."""

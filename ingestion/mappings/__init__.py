@@ -1,0 +1,1 @@
+"""Column mappings of hub files outside the national standard (one TOML file per hub)."""
