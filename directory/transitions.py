@@ -42,6 +42,10 @@ class StateMachine(Generic[State]):
     def allows(self, current: State, target: State) -> bool:
         return target in self.moves[current]
 
+    def states_moving_to(self, target: State) -> list[State]:
+        """The states a bulk UPDATE may move to `target`: its WHERE clause, taken from the table."""
+        return [state for state in self.states if self.allows(state, target)]
+
     def parse(self, value: State | str) -> State:
         try:
             return self.states(value)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from directory.api import Actor, record_audit
 from directory.errors import InvalidInput, NotFound
 from redemption import codes as cheque_codes
-from redemption.models import CHEQUE_MACHINE, Booklet, Cheque, ChequeStatus, Order, states_moving_to
+from redemption.models import CHEQUE_MACHINE, Booklet, Cheque, ChequeStatus, Order
 
 
 def order_codes(session: Session, order: Order) -> list[dict[str, Any]]:
@@ -41,7 +41,7 @@ def cancel_booklet(session: Session, actor: Actor, booklet: Booklet, reason: str
     cancelled = session.execute(
         update(Cheque)
         .where(Cheque.booklet_id == booklet.id,
-               Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.CANCELLED)))
+               Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.CANCELLED)))
         .values(status=ChequeStatus.CANCELLED).execution_options(synchronize_session="fetch")
     ).rowcount
     record_audit(session, actor, "booklet.cancelled", "booklet", booklet.id, number=booklet.number,

@@ -31,7 +31,6 @@ from redemption.models import (
     Redemption,
     RedemptionCheque,
     RedemptionStatus,
-    states_moving_to,
 )
 from redemption.months import paris_date
 from redemption.orders import confirm_order, create_order, issue_order, pay_order
@@ -136,7 +135,7 @@ def _seed_usage(session: Session, actor: Actor, rng: random.Random, order: Order
     session.execute(
         update(Cheque)
         .where(Cheque.id.in_([cid for ids_ in line_rows for cid in ids_]),
-               Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.REDEEMED)))
+               Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.REDEEMED)))
         .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session=False)
     )
     record_audits(session, actor, "redemption.created", "redemption", [

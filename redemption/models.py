@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.db import Base, utcnow
 from directory.models import Organisation, Service, Venue, _enum
-from directory.transitions import State, StateMachine
+from directory.transitions import StateMachine
 
 MAX_ID = 2**31 - 1  # an INTEGER key; a larger number from a URL names nothing
 
@@ -59,7 +59,7 @@ class ChequeStatus(enum.StrEnum):
 
 
 # Cheques change status in bulk (a delivery, a lost booklet): the UPDATEs select their rows with
-# `states_moving_to`, so the table below is the one place that says which moves exist.
+# `StateMachine.states_moving_to`, so the table below is the one place that says which moves exist.
 CHEQUE_MACHINE = StateMachine(
     kind="cheque",
     states=ChequeStatus,
@@ -95,11 +95,6 @@ REDEMPTION_MACHINE = StateMachine(
     reason_required=False,
     stamp=None,
 )
-
-
-def states_moving_to(machine: StateMachine[State], target: State) -> list[State]:
-    """The states a bulk UPDATE may move to `target`: its WHERE clause, taken from the machine's table."""
-    return [state for state in machine.states if machine.allows(state, target)]
 
 
 class FeeRuleKind(enum.StrEnum):

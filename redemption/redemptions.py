@@ -39,7 +39,6 @@ from redemption.models import (
     Redemption,
     RedemptionCheque,
     RedemptionStatus,
-    states_moving_to,
 )
 from redemption.months import paris_date
 
@@ -158,7 +157,7 @@ def redeem(
     ids = [c.id for c in cheques]
     claimed = session.execute(
         update(Cheque)
-        .where(Cheque.id.in_(ids), Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.REDEEMED)))
+        .where(Cheque.id.in_(ids), Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.REDEEMED)))
         .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session="fetch")
     ).rowcount
     if claimed != len(ids):
@@ -225,7 +224,7 @@ def cancel_redemption(
     session.flush()
     session.execute(
         update(Cheque)
-        .where(Cheque.id.in_(cheque_ids), Cheque.status.in_(states_moving_to(CHEQUE_MACHINE, ChequeStatus.ISSUED)))
+        .where(Cheque.id.in_(cheque_ids), Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.ISSUED)))
         .values(status=ChequeStatus.ISSUED).execution_options(synchronize_session="fetch")
     )
     record_audit(session, actor, "redemption.cancelled", "redemption", redemption.id, venue_id=venue.id)

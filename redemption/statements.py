@@ -14,7 +14,7 @@ from directory.api import Actor, record_audit, record_audits
 from directory.db import ScheduledJob, transaction_lock, unit_of_work, utcnow
 from directory.errors import InvalidInput
 from redemption.fees import round_half_up, rule_in_force
-from redemption.models import REDEMPTION_MACHINE, FeeRuleKind, Redemption, RedemptionStatus, Statement, states_moving_to
+from redemption.models import REDEMPTION_MACHINE, FeeRuleKind, Redemption, RedemptionStatus, Statement
 from redemption.months import month_bounds, paris_date
 
 STATEMENT_NUMBERING_LOCK = "aptic.statement_numbering"
@@ -37,7 +37,7 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
     transaction_lock(session, STATEMENT_NUMBERING_LOCK)
     commission_bp = rule_in_force(session, FeeRuleKind.COMMISSION_BP, month).value
     monthly_fee = rule_in_force(session, FeeRuleKind.MONTHLY_FEE_CENTS, month).value
-    reimbursable = states_moving_to(REDEMPTION_MACHINE, RedemptionStatus.REIMBURSED)
+    reimbursable = REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED)
     totals = session.execute(
         select(Redemption.venue_id, func.sum(Redemption.cheque_count), func.sum(Redemption.amount_cents))
         .where(Redemption.status.in_(reimbursable), Redemption.created_at >= start, Redemption.created_at < end)
