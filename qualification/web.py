@@ -34,7 +34,7 @@ def _is_staff() -> bool:
 
 def _application_for_user(application_id: int) -> Application:
     application = api.get_application(request_session(), application_id)
-    if not (_is_staff() or any(m.organisation_id == application.organisation_id for m in current_user.memberships)):
+    if not directory_api.may_see_organisation(current_user, application.organisation):
         abort(403)
     return application
 
