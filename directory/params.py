@@ -9,6 +9,7 @@ and the pages answer bad input the same way. Pages that read the same inputs cal
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -197,10 +198,15 @@ def _french(message: str, name: str) -> str:
 parser = FrenchParser()
 
 
-def parse(schema: type[marshmallow.Schema] | marshmallow.Schema, location: str = "query") -> dict[str, Any]:
+def parse(schema: type[marshmallow.Schema], location: str = "query") -> dict[str, Any]:
     """Parse the current request with a declared schema, as the API would (for pages)."""
-    instance = schema() if isinstance(schema, type) else schema
-    return parser.parse(instance, request, location=location, unknown=marshmallow.EXCLUDE)
+    return parser.parse(_instance(schema), request, location=location, unknown=marshmallow.EXCLUDE)
+
+
+@functools.cache
+def _instance(schema: type[marshmallow.Schema]) -> marshmallow.Schema:
+    """Schemas hold no request state: one instance each, as flask-smorest keeps for the API."""
+    return schema()
 
 
 class Schema(marshmallow.Schema):
