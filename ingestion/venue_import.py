@@ -8,7 +8,6 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from directory.api import (
     Actor,
     active_services,
+    parse_date,
     record_audit,
     record_audits,
     set_venue_status,
@@ -158,7 +158,7 @@ def _platform_venue(session: Session, source: str, source_id: str) -> int | None
 def _venue_columns(record: dict[str, Any]) -> dict[str, Any]:
     columns = {name: record[name] for name in (*standard.RECORD_TEXT_FIELDS, *standard.RECORD_LIST_FIELDS,
                                                  *standard.RECORD_FLAG_FIELDS)}
-    columns["date_maj"] = date.fromisoformat(record["date_maj"]) if record["date_maj"] else None
+    columns["date_maj"] = parse_date(record["date_maj"])
     columns["location"] = point_wkt(record["longitude"], record["latitude"]) if record.get("latitude") is not None else None
     columns["geocoding_score"] = record.get("geocoding_score")
     return columns
@@ -274,7 +274,7 @@ def _store_record(session: Session, link: VenueSource, item: _Pending) -> None:
     stored = session.get(SourceRecord, link.id) or SourceRecord(venue_source_id=link.id)
     stored.fingerprint = item.fingerprint
     stored.fields = _known(record)
-    stored.date_maj = date.fromisoformat(record["date_maj"]) if record["date_maj"] else None
+    stored.date_maj = parse_date(record["date_maj"])
     stored.updated_at = utcnow()
     link.imported_at = utcnow()
     session.add(stored)
@@ -320,7 +320,7 @@ def _create_batch(session: Session, actor: Actor, items: list[_Pending], source:
     ])
     connection.execute(insert(SourceRecord.__table__), [
         {"venue_source_id": link_id, "fingerprint": item.fingerprint, "fields": _known(item.row.record),
-         "date_maj": date.fromisoformat(item.row.record["date_maj"]) if item.row.record["date_maj"] else None,
+         "date_maj": parse_date(item.row.record["date_maj"]),
          "updated_at": now}
         for link_id, item in zip(link_ids, items, strict=True)
     ])
