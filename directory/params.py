@@ -29,10 +29,6 @@ FALSE_VALUES = frozenset({"0", "false", "non", "off", "no", ""})
 ERROR_SCHEMA_NAME = "Error"
 
 
-def bad_parameter(name: str, message: str) -> InvalidInput:
-    return InvalidInput(message, field=name, code="invalid_parameter", status=400)
-
-
 class _Parameter(fields.Field):
     """A query-string value: blank means absent; errors name the parameter in French."""
 
@@ -149,14 +145,19 @@ FIELD_TYPES: dict[type[fields.Field], tuple[str, str | None]] = {
 
 
 class FrenchParser(FlaskParser):
-    """webargs' Flask parser that turns the first invalid parameter into an `InvalidInput`."""
+    """webargs' Flask parser that turns the first invalid parameter into an `InvalidInput`.
 
-    DEFAULT_VALIDATION_STATUS = 400
+    A JSON body reaches its schema as sent (None when it is not JSON at all), so that `JsonBody`
+    answers every body that is not a JSON object the same way, in French.
+    """
+
+    def load_json(self, req: Any, schema: marshmallow.Schema) -> Any:
+        return req.get_json(silent=True)
 
     def handle_error(self, error: ValidationError, req: Any, schema: Any, *, error_status_code: Any,
                      error_headers: Any) -> None:
-        location, messages = next(iter(_flatten(error.normalized_messages())), ("?", ""))
-        raise bad_parameter(location, messages)
+        parameter, message = next(iter(_flatten(error.normalized_messages())), ("?", ""))
+        raise InvalidInput(message, field=parameter, code="invalid_parameter", status=400)
 
 
 def _flatten(messages: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
@@ -214,6 +215,16 @@ class Schema(marshmallow.Schema):
 
     class Meta:
         unknown = marshmallow.EXCLUDE
+
+
+class JsonBody(Schema):
+    """Base of declared JSON bodies: anything but a JSON object is refused with `invalid_json` (422)."""
+
+    @marshmallow.pre_load
+    def require_an_object(self, body: Any, **kwargs: Any) -> Any:
+        if not isinstance(body, dict):
+            raise InvalidInput("Le corps de la requête doit être un objet JSON.", field="body", code="invalid_json")
+        return body
 
 
 class ApiBlueprint(flask_smorest.Blueprint):

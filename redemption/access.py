@@ -36,7 +36,11 @@ def staff_venues(session: Session, user: User) -> list[Venue]:
 
 def staff_venue(session: Session, user: User, venue_id: Any) -> Venue:
     """The venue where venue staff act: the one they name, or their only venue when they name none."""
-    venues = staff_venues(session, user)
+    return chosen_venue(staff_venues(session, user), venue_id)
+
+
+def chosen_venue(venues: list[Venue], venue_id: Any) -> Venue:
+    """Among a user's venues (`staff_venues`), the one named by `venue_id`, or the only one."""
     if not venues:
         raise Forbidden("Votre compte n'est rattaché à aucun lieu.", field="venue_id")
     if venue_id in (None, "") and len(venues) == 1:

@@ -14,9 +14,9 @@ from marshmallow import fields, pre_load
 
 from directory import api as directory_api
 from directory.api import Actor
-from directory.errors import DomainError, InvalidInput
+from directory.errors import DomainError
 from directory.models import Role, Venue
-from directory.params import ApiBlueprint, FrenchParser, Schema
+from directory.params import ApiBlueprint, JsonBody, Schema
 from directory.web import csrf, current_actor, limiter, request_session, role_required
 from redemption import access, redemptions
 from redemption.booklets import get_booklet
@@ -71,23 +71,8 @@ def failure_limited(view: Any) -> Any:
 # ------------------------------------------------------------------------------------ API
 
 
-class BodyAsSentParser(FrenchParser):
-    """Hands a JSON body's schema the body as sent (None when it is not JSON): the schema decides.
-
-    The redemption API answered a body that is not a JSON object with `invalid_json` (422) before
-    it had a declared schema, and still does.
-    """
-
-    def load_json(self, req: Any, schema: marshmallow.Schema) -> Any:
-        return req.get_json(silent=True)
-
-
-class RedemptionApiBlueprint(ApiBlueprint):
-    ARGUMENTS_PARSER = BodyAsSentParser()
-
-
-api_bp = RedemptionApiBlueprint("redemption_api", __name__, url_prefix="/api/v1",
-                                description="Pass numérique : encaissement des chèques par les lieux qualifiés.")
+api_bp = ApiBlueprint("redemption_api", __name__, url_prefix="/api/v1",
+                      description="Pass numérique : encaissement des chèques par les lieux qualifiés.")
 
 
 class AsSent(fields.Raw):
@@ -98,26 +83,22 @@ class AsSent(fields.Raw):
         return value
 
 
-class VenueChoiceSchema(Schema):
-    venue_id = AsSent(metadata={
-        "type": "integer", "description": "Lieu, pour un compte connecté rattaché à plusieurs lieux"})
+def _venue_choice() -> AsSent:
+    return AsSent(metadata={"type": "integer", "description": "Lieu, pour un compte connecté rattaché à plusieurs lieux"})
 
 
-class RedemptionRequestSchema(VenueChoiceSchema):
+class RedemptionRequestSchema(JsonBody):
     codes = AsSent(required=True, metadata={
         "type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string"},
         "description": "Un ou deux codes de chèques du même carnet (casse et tirets indifférents)"})
     service = AsSent(required=True, metadata={
         "type": "string", "description": "Identifiant du service du référentiel (ex. premiers-pas)"})
-
-    @pre_load
-    def require_an_object(self, body: Any, **kwargs: Any) -> Any:
-        if not isinstance(body, dict):
-            raise InvalidInput("Le corps de la requête doit être un objet JSON.", field="body", code="invalid_json")
-        return body
+    venue_id = _venue_choice()
 
 
-class CancellationRequestSchema(VenueChoiceSchema):
+class CancellationRequestSchema(Schema):
+    venue_id = _venue_choice()
+
     @pre_load
     def ignore_other_bodies(self, body: Any, **kwargs: Any) -> Any:
         return body if isinstance(body, dict) else {}
@@ -213,7 +194,7 @@ def scan() -> Any:
         session["scan_two"] = bool(request.form.get("two"))
         codes = [c for c in (request.form.get("code", ""), request.form.get("code2", "")) if c.strip()]
         try:
-            venue = access.staff_venue(db, current_user, request.form.get("venue_id"))
+            venue = access.chosen_venue(venues, request.form.get("venue_id"))
             redemption, created = redemptions.redeem(db, current_actor(), venue, codes, request.form.get("service"))
             result = {"redemption": redemptions.redemption_payload(redemption), "created": created}
             status = 201 if created else 200
