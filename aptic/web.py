@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from aptic.schema import DOMAIN_PACKAGES, optional_module
-from directory import params
+from directory import french, params
 from directory.errors import DomainError
 from directory.web import csrf, limiter, login_manager
 
-PARIS = ZoneInfo("Europe/Paris")
 log = logging.getLogger(__name__)
 
 bp = Blueprint("aptic", __name__, template_folder="templates", static_folder="static",
@@ -113,20 +109,6 @@ def handle_unexpected_error(error: Exception):
     )
 
 
-def paris_time(value: datetime | None, fmt: str = "%d/%m/%Y à %H:%M") -> str:
-    if value is None:
-        return ""
-    return value.astimezone(PARIS).strftime(fmt)
-
-
-def euros(cents: int | None) -> str:
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(cents), 100)
-    return f"{sign}{whole:,}".replace(",", "\u202f") + f",{rest:02d}\u00a0€"
-
-
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -137,5 +119,13 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(SQLAlchemyTimeoutError, handle_database_busy)
     app.register_error_handler(Exception, handle_unexpected_error)
-    app.jinja_env.filters["paris"] = paris_time
-    app.jinja_env.filters["euros"] = euros
+    app.jinja_env.filters.update(
+        paris=french.paris_time,
+        euros=french.euros,
+        number=french.number,
+        percent=french.percent,
+        plural=french.plural,
+        count=french.count,
+        long_date=french.long_date,
+        short_date=french.short_date,
+    )

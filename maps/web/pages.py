@@ -50,11 +50,6 @@ def format_distance(metres: float | None) -> str:
     return f"{metres / 1000:.1f}\u00a0km".replace(".", ",")
 
 
-@bp.app_template_filter("thousands")
-def format_thousands(number: int | None) -> str:
-    return "" if number is None else f"{number:,}".replace(",", "\u202f")
-
-
 def _search_context(session: Session) -> dict[str, Any]:
     return {
         "services": api.active_services(session),
