@@ -49,7 +49,7 @@ def prepare(url: str, clients: int, per_client: int) -> list[tuple[str, list[str
         cheques_per_booklet = 10
         order = api.create_order(session, ACTOR, sponsor, booklets=-(-clients * per_client // cheques_per_booklet),
                                  expires_on=date.today() + timedelta(days=365), territories=["departement:33"],
-                                 requires_distribution=False)
+                                 requires_distribution=False, minimum_exception="banc d'essai")
         for step in (api.confirm_order, api.pay_order, api.issue_order):
             step(session, ACTOR, order)
         codes = [row["code"] for row in api.order_codes(session, order)]

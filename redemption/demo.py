@@ -60,6 +60,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
             session, actor, sponsor, booklets=60, expires_on=date(today.year + 1, 12, 31),
             territories=[{"level": "region", "code": code} for code in sorted(regions)],
             cofunder="État" if number == 0 else None, cofunding_percent=50 if number == 0 else 0, today=today,
+            minimum_exception="Démonstration : commande réduite",
         )
         confirm_order(session, actor, order)
         pay_order(session, actor, order)

@@ -100,11 +100,15 @@ REDEMPTION_MACHINE = StateMachine(
 class FeeRuleKind(enum.StrEnum):
     ORDER_FEE_BP = "order_fee_bp"  # APTIC's fee on the face value ordered, in basis points
     COMMISSION_BP = "commission_bp"  # kept on the face value redeemed at a venue, in basis points
-    MONTHLY_FEE_CENTS = "monthly_fee_cents"  # due by a venue from its first month with a redemption
+    MONTHLY_FEE_CENTS = "monthly_fee_cents"  # due by a venue every month from its first redemption
+    VAT_RATE_BP = "vat_rate_bp"  # VAT included in APTIC's commission and monthly fee, in basis points
+    ORDER_MINIMUM_CENTS = "order_minimum_cents"  # face value of a sponsor's first order on a territory
+    VINTAGE_EXPIRY_MMDD = "vintage_expiry_mmdd"  # last day of use in the year after the vintage (131 = 31 Jan)
 
 
 class FeeRule(Base):
-    """A pricing rule with its validity period; a new rate is a new row, the past is never rewritten."""
+    """A dated rule (a rate, an amount, a date) with its validity period; a new value is a new row, the past is
+    never rewritten."""
 
     __tablename__ = "fee_rule"
     __table_args__ = (
@@ -132,6 +136,7 @@ class Order(Base):
                         name="face_value_consistent"),
         CheckConstraint("fee_cents >= 0", name="fee_not_negative"),
         CheckConstraint("cofunding_percent BETWEEN 0 AND 100", name="cofunding_percent_range"),
+        CheckConstraint("vintage BETWEEN 2000 AND 2999", name="vintage_range"),
         Index("ix_pass_order_sponsor_id", "sponsor_id"),
     )
 
@@ -144,7 +149,8 @@ class Order(Base):
     face_value_cents: Mapped[int] = mapped_column(Integer)
     fee_rate_bp: Mapped[int] = mapped_column(Integer)
     fee_cents: Mapped[int] = mapped_column(Integer)
-    expires_on: Mapped[date]  # last day of use ("millésime"), Europe/Paris
+    vintage: Mapped[int] = mapped_column(Integer)  # "millésime": the year the passes belong to
+    expires_on: Mapped[date]  # last day of use, Europe/Paris, at most what the vintage rule gives
     # [{"level": "departement", "code": "33"}, …]: where the cheques may be used
     territories: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     # referential levels allowed (1, 2, 3); empty means every level
@@ -152,6 +158,8 @@ class Order(Base):
     cofunder: Mapped[str | None] = mapped_column(String(200))
     cofunding_percent: Mapped[int] = mapped_column(Integer, default=0)
     requires_distribution: Mapped[bool] = mapped_column(default=True)
+    # Staff's reason for accepting a first order on a territory below the minimum amount.
+    minimum_exception: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     issued_at: Mapped[datetime | None]
@@ -206,8 +214,24 @@ class Cheque(Base):
     order: Mapped[Order] = relationship()
 
 
+class ClosedMonth(Base):
+    """A month whose statements are all closed: months are closed in order, each once."""
+
+    __tablename__ = "closed_month"
+    __table_args__ = (CheckConstraint("statement_count >= 0", name="statement_count_not_negative"),)
+
+    month: Mapped[date] = mapped_column(primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    statement_count: Mapped[int] = mapped_column(Integer)
+
+
 class Statement(Base):
-    """A venue's monthly reimbursement statement; `sequence` is gapless across all statements."""
+    """A venue's monthly reimbursement statement; `sequence` is gapless across all statements.
+
+    `net_cents` is the month's own result; what the venue owed from the previous statement comes in as
+    `carried_in_cents`. A negative balance is carried out to the next statement, except on the final
+    statement of a venue leaving the scheme, where it is the amount due to APTIC.
+    """
 
     __tablename__ = "statement"
     __table_args__ = (
@@ -216,6 +240,10 @@ class Statement(Base):
         CheckConstraint("gross_cents >= 0 AND commission_cents >= 0 AND fee_cents >= 0", name="amounts_not_negative"),
         CheckConstraint("net_cents = gross_cents - commission_cents - fee_cents", name="net_consistent"),
         CheckConstraint("cheque_count >= 0", name="cheque_count_not_negative"),
+        CheckConstraint("carried_in_cents >= 0", name="carried_in_not_negative"),
+        CheckConstraint("carried_out_cents = CASE WHEN final OR net_cents - carried_in_cents >= 0 THEN 0 "
+                        "ELSE carried_in_cents - net_cents END", name="carried_out_consistent"),
+        CheckConstraint("vat_rate_bp BETWEEN 0 AND 10000", name="vat_rate_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,9 +257,27 @@ class Statement(Base):
     commission_cents: Mapped[int] = mapped_column(Integer)
     fee_cents: Mapped[int] = mapped_column(Integer)
     net_cents: Mapped[int] = mapped_column(Integer)
+    carried_in_cents: Mapped[int] = mapped_column(Integer, default=0)
+    carried_out_cents: Mapped[int] = mapped_column(Integer, default=0)
+    final: Mapped[bool] = mapped_column(default=False)
+    vat_rate_bp: Mapped[int] = mapped_column(Integer)
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     venue: Mapped[Venue] = relationship()
+
+    @property
+    def balance_cents(self) -> int:
+        """Paid to the venue when positive; carried to the next statement (or due, if final) when negative."""
+        return self.net_cents - self.carried_in_cents
+
+    @property
+    def paid_cents(self) -> int:
+        return max(self.balance_cents, 0)
+
+    @property
+    def due_cents(self) -> int:
+        """Owed to APTIC now: only a final statement asks for it, others carry it."""
+        return -self.balance_cents if self.final and self.balance_cents < 0 else 0
 
 
 class Redemption(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from directory import api as directory_api
+from directory import french
 from directory.api import Actor, record_audit, record_audits
 from directory.db import utcnow
 from directory.errors import InvalidInput, InvalidTransition, NotFound
@@ -56,22 +58,74 @@ def _positive_int(value: Any, field: str, label: str, maximum: int) -> int:
     return value
 
 
+def vintage_expiry(session: Session, vintage: int, on: date) -> date:
+    """The last day of use of a vintage by the dated rule in force on `on` (default: 31 January of vintage + 1)."""
+    mmdd = rule_in_force(session, FeeRuleKind.VINTAGE_EXPIRY_MMDD, on).value
+    month, day = divmod(mmdd, 100)
+    return date(vintage + 1, month, min(day, calendar.monthrange(vintage + 1, month)[1]))
+
+
+def _vintage_and_expiry(session: Session, vintage: Any, expires_on: Any, today: date) -> tuple[int, date]:
+    """An order's vintage (current year by default) and its expiry: the rule's date, or an earlier one given."""
+    if expires_on is not None and (not isinstance(expires_on, date) or expires_on <= today):
+        raise InvalidInput("La date de fin de validité doit être postérieure à aujourd'hui.", field="expires_on",
+                           code="invalid_expiry")
+    years = range(today.year - 1, today.year + 2)
+    if vintage is None and expires_on is not None:
+        # The earliest vintage whose passes are still valid on the expiry given.
+        vintage = next((year for year in years if expires_on <= vintage_expiry(session, year, today)), years[-1])
+    elif vintage is None:
+        vintage = today.year
+    elif isinstance(vintage, bool) or not isinstance(vintage, int) or vintage not in years \
+            or vintage_expiry(session, vintage, today) <= today:
+        raise InvalidInput(f"Le millésime « {vintage} » n'est pas valable : indiquez l'année en cours ou la suivante "
+                           f"(ex. {today.year}).", field="vintage", code="invalid_vintage")
+    limit = vintage_expiry(session, vintage, today)
+    if expires_on is None:
+        return vintage, limit
+    if expires_on > limit:
+        raise InvalidInput(f"Les chèques du millésime {vintage} sont valables au plus tard jusqu'au "
+                           f"{french.long_date(limit)} : la fin de validité ne peut pas dépasser cette date.",
+                           field="expires_on", code="expiry_outside_rule")
+    return vintage, expires_on
+
+
+def _check_minimum(session: Session, sponsor: Organisation, territories: list[dict[str, str]], face_value: int,
+                   exception: str | None, today: date) -> None:
+    """A sponsor starts the scheme on a territory with a minimum amount, unless staff record an exception."""
+    minimum = rule_in_force(session, FeeRuleKind.ORDER_MINIMUM_CENTS, today).value
+    if face_value >= minimum or exception:
+        return
+    known = [entry for order in session.scalars(
+        select(Order).where(Order.sponsor_id == sponsor.id, Order.status != OrderStatus.DRAFT)) for entry in order.territories]
+    new = [entry for entry in territories if entry not in known]
+    if new:
+        raise InvalidInput(
+            f"Une première commande sur un territoire doit atteindre {french.euros(minimum)} de chèques ; "
+            f"celle-ci en vaut {french.euros(face_value)}.", field="booklets", code="order_below_minimum",
+            details={"minimum_cents": minimum, "face_value_cents": face_value, "territories": new},
+        )
+
+
 def create_order(
     session: Session,
     actor: Actor,
     sponsor: Organisation,
     *,
     booklets: int,
-    expires_on: date,
     territories: list[Any],
+    vintage: int | None = None,
+    expires_on: date | None = None,
     cheques_per_booklet: int = 10,
     cheque_value_cents: int = 1000,
     allowed_levels: list[int] | tuple[int, ...] = (),
     cofunder: str | None = None,
     cofunding_percent: int = 0,
     requires_distribution: bool = True,
+    minimum_exception: str | None = None,
     today: date | None = None,
 ) -> Order:
+    """A draft order. `minimum_exception` is staff's reason for a first order below the minimum amount."""
     today = today or paris_date(utcnow())
     if not sponsor.is_sponsor:
         raise InvalidInput(f"L'organisation « {sponsor.name} » n'est pas commanditaire.", field="sponsor",
@@ -79,9 +133,7 @@ def create_order(
     _positive_int(booklets, "booklets", "Le nombre de carnets", MAX_BOOKLETS_PER_ORDER)
     _positive_int(cheques_per_booklet, "cheques_per_booklet", "Le nombre de chèques par carnet", 50)
     _positive_int(cheque_value_cents, "cheque_value_cents", "La valeur d'un chèque (en centimes)", 100_000)
-    if not isinstance(expires_on, date) or expires_on <= today:
-        raise InvalidInput("La date de fin de validité doit être postérieure à aujourd'hui.", field="expires_on",
-                           code="invalid_expiry")
+    vintage, expires_on = _vintage_and_expiry(session, vintage, expires_on, today)
     levels = sorted(set(allowed_levels or ()))
     if any(level not in (1, 2, 3) for level in levels):
         raise InvalidInput("Les niveaux autorisés sont 1, 2 et 3.", field="allowed_levels", code="invalid_level")
@@ -92,6 +144,9 @@ def create_order(
     if cofunding_percent and not cofunder:
         raise InvalidInput("Indiquez le cofinanceur (ex. État).", field="cofunder", code="required")
     face_value = booklets * cheques_per_booklet * cheque_value_cents
+    cleaned_territories = _clean_territories(session, territories)
+    minimum_exception = (minimum_exception or "").strip()[:500] or None
+    _check_minimum(session, sponsor, cleaned_territories, face_value, minimum_exception, today)
     fee_rule = rule_in_force(session, FeeRuleKind.ORDER_FEE_BP, today)
     order = Order(
         sponsor=sponsor,
@@ -101,12 +156,14 @@ def create_order(
         face_value_cents=face_value,
         fee_rate_bp=fee_rule.value,
         fee_cents=round_half_up(face_value * fee_rule.value, 10_000),
+        vintage=vintage,
         expires_on=expires_on,
-        territories=_clean_territories(session, territories),
+        territories=cleaned_territories,
         allowed_levels=levels,
         cofunder=cofunder,
         cofunding_percent=cofunding_percent,
         requires_distribution=requires_distribution,
+        minimum_exception=minimum_exception,
     )
     session.add(order)
     session.flush()
@@ -132,12 +189,14 @@ def order_summary(order: Order) -> dict[str, Any]:
         "face_value_cents": order.face_value_cents,
         "fee_rate_bp": order.fee_rate_bp,
         "fee_cents": order.fee_cents,
+        "vintage": order.vintage,
         "expires_on": order.expires_on.isoformat(),
         "territories": order.territories,
         "allowed_levels": order.allowed_levels,
         "cofunder": order.cofunder,
         "cofunding_percent": order.cofunding_percent,
         "requires_distribution": order.requires_distribution,
+        "minimum_exception": order.minimum_exception,
     }
 
 

@@ -75,7 +75,8 @@ def _coupon(canvas: Canvas, order: Order, booklet: Booklet, position: int, code:
     canvas.setFont("Helvetica", 8)
     canvas.drawString(left, top - 5 * mm, f"Offert par {order.sponsor.name}"[:70])
     canvas.drawString(left, top - 9 * mm, f"Carnet n° {booklet.number} — chèque {position}/{order.cheques_per_booklet}")
-    canvas.drawString(left, top - 13 * mm, f"Valable jusqu'au {_day(order.expires_on)} dans un lieu qualifié APTIC")
+    canvas.drawString(left, top - 13 * mm,
+                      f"Millésime {order.vintage} — valable jusqu'au {_day(order.expires_on)} dans un lieu qualifié APTIC")
     barcode = Code128(code, barHeight=14 * mm, barWidth=0.95, humanReadable=False, quiet=True)
     barcode.drawOn(canvas, x + (w - barcode.width) / 2, y + 11 * mm)
     canvas.setFont("Courier-Bold", 13)

@@ -246,6 +246,7 @@ def redemption_payload(redemption: Redemption) -> dict[str, Any]:
         "venue_id": redemption.venue_id,
         "service": redemption.service.slug,
         "booklet": redemption.booklet.number,
+        "vintage": redemption.booklet.order.vintage,
         "cheques": [cheque_codes.grouped(line.cheque.code) for line in redemption.lines],
         "amount_cents": redemption.amount_cents,
         "created_at": redemption.created_at.isoformat(),

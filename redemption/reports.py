@@ -119,6 +119,7 @@ def report_csv(report: dict[str, Any]) -> str:
     for key, value in report["totals"].items():
         writer.writerow([order_id, "total", "", "", key, value])
     writer.writerow([order_id, "total", "", "", "usage_rate", report["usage_rate"]])
+    writer.writerow([order_id, "total", "", "", "vintage", report["order"]["vintage"]])
     for key, value in report["lost"].items():
         writer.writerow([order_id, "perdus", "", "", key, value])
     for row in report["months"]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -12,9 +11,11 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from directory.api import Actor, record_audit, record_audits
 from directory.db import ScheduledJob, transaction_lock, unit_of_work, utcnow
-from directory.errors import InvalidInput
+from directory.csv_files import SafeWriter
+from directory.errors import Conflict, InvalidInput
+from directory.models import Venue, VenueStatus
 from redemption.fees import round_half_up, rule_in_force
-from redemption.models import REDEMPTION_MACHINE, FeeRuleKind, Redemption, RedemptionStatus, Statement
+from redemption.models import REDEMPTION_MACHINE, ClosedMonth, FeeRuleKind, Redemption, RedemptionStatus, Statement
 from redemption.months import month_bounds, paris_date
 
 STATEMENT_NUMBERING_LOCK = "aptic.statement_numbering"
@@ -22,11 +23,49 @@ STATEMENT_CSV_COLUMNS = [
     ("numero", "number"), ("lieu_id", "venue_id"), ("lieu", "venue"), ("mois", "month"), ("cheques", "cheques"),
     ("brut_centimes", "gross_cents"), ("taux_commission_pdb", "commission_rate_bp"),
     ("commission_centimes", "commission_cents"), ("forfait_centimes", "fee_cents"), ("net_centimes", "net_cents"),
+    ("report_entrant_centimes", "carried_in_cents"), ("report_sortant_centimes", "carried_out_cents"),
+    ("verse_centimes", "paid_cents"), ("du_a_aptic_centimes", "due_cents"), ("final", "final"),
 ]
 
 
+def _previous_month(month: date) -> date:
+    return (month - timedelta(days=1)).replace(day=1)
+
+
+def _check_month_order(session: Session, month: date, start: datetime) -> None:
+    """Months are closed one after the other: a carried balance needs the previous statement."""
+    latest = session.scalar(select(func.max(ClosedMonth.month)))
+    if latest is not None and latest > month:
+        raise Conflict(f"Le mois {latest:%m/%Y} est déjà clos : le mois {month:%m/%Y} ne peut plus l'être après lui.",
+                       field="month", code="month_out_of_order")
+    pending = session.scalar(
+        select(func.min(Redemption.created_at))
+        .where(Redemption.status.in_(REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED)),
+               Redemption.created_at < start)
+    )
+    previous = _previous_month(month)
+    if (latest is not None and latest != previous) or pending is not None:
+        missing = previous if pending is None else paris_date(pending).replace(day=1)
+        raise Conflict(f"Le mois {missing:%m/%Y} n'est pas clos : clôturez-le avant le mois {month:%m/%Y}.",
+                       field="month", code="previous_month_not_closed")
+
+
+def _last_statements(session: Session, month: date) -> dict[int, Statement]:
+    """Each venue's latest statement before `month`."""
+    latest = (select(Statement.venue_id, func.max(Statement.month).label("month"))
+              .where(Statement.month < month).group_by(Statement.venue_id).subquery())
+    return {statement.venue_id: statement for statement in session.scalars(
+        select(Statement).join(latest, (Statement.venue_id == latest.c.venue_id) & (Statement.month == latest.c.month))
+    )}
+
+
 def close_month(session: Session, actor: Actor, month: date, now: datetime | None = None) -> dict[str, Any]:
-    """Close a month for every venue: statements, reimbursed redemptions. Idempotent."""
+    """Close a month for every venue: statements, reimbursed redemptions. Idempotent.
+
+    A venue gets a statement every month from the month of its first redemption while it stays
+    qualified, with the monthly fee even in a month without redemptions; the balance it owes is
+    carried to its next statement. A venue no longer qualified gets a final statement, then no more.
+    """
     now = now or utcnow()
     month = month.replace(day=1)
     start, end = month_bounds(month)
@@ -35,26 +74,37 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
                            field="month", code="month_not_over")
     # Statement numbers are gapless: one closer at a time takes the next ones.
     transaction_lock(session, STATEMENT_NUMBERING_LOCK)
+    if session.get(ClosedMonth, month) is not None:
+        already = statements_for_month(session, month)
+        return {"month": month.strftime("%Y-%m"), "created": 0, "already_closed": len(already), "statements": already}
+    _check_month_order(session, month, start)
     commission_bp = rule_in_force(session, FeeRuleKind.COMMISSION_BP, month).value
     monthly_fee = rule_in_force(session, FeeRuleKind.MONTHLY_FEE_CENTS, month).value
+    vat_bp = rule_in_force(session, FeeRuleKind.VAT_RATE_BP, month).value
     reimbursable = REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED)
-    totals = session.execute(
+    totals = {venue_id: (cheques, gross) for venue_id, cheques, gross in session.execute(
         select(Redemption.venue_id, func.sum(Redemption.cheque_count), func.sum(Redemption.amount_cents))
         .where(Redemption.status.in_(reimbursable), Redemption.created_at >= start, Redemption.created_at < end)
-        .group_by(Redemption.venue_id).order_by(Redemption.venue_id)
-    ).all()
-    already = set(session.scalars(select(Statement.venue_id).where(Statement.month == month)))
+        .group_by(Redemption.venue_id)
+    )}
+    last = _last_statements(session, month)
+    venue_ids = sorted(set(totals) | {venue_id for venue_id, statement in last.items() if not statement.final})
+    statuses = dict(session.execute(select(Venue.id, Venue.status).where(Venue.id.in_(venue_ids))).tuples().all())
     sequence = session.scalar(select(func.coalesce(func.max(Statement.sequence), 0)))
-    created = []
-    for venue_id, cheque_count, gross in totals:
-        if venue_id in already:
-            continue
+    for venue_id in venue_ids:
+        cheque_count, gross = totals.get(venue_id, (0, 0))
+        previous = last.get(venue_id)
+        carried_in = previous.carried_out_cents if previous is not None else 0
+        final = statuses[venue_id] != VenueStatus.QUALIFIED
         sequence += 1
         commission = round_half_up(gross * commission_bp, 10_000)
+        net = gross - commission - monthly_fee
         statement = Statement(
             sequence=sequence, number=f"RLV-{sequence:07d}", venue_id=venue_id, month=month,
             cheque_count=cheque_count, gross_cents=gross, commission_rate_bp=commission_bp,
-            commission_cents=commission, fee_cents=monthly_fee, net_cents=gross - commission - monthly_fee, closed_at=now,
+            commission_cents=commission, fee_cents=monthly_fee, net_cents=net, carried_in_cents=carried_in,
+            carried_out_cents=0 if final else max(carried_in - net, 0), final=final, vat_rate_bp=vat_bp,
+            closed_at=now,
         )
         session.add(statement)
         session.flush()
@@ -64,14 +114,15 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
                    Redemption.created_at >= start, Redemption.created_at < end)
             .values(status=RedemptionStatus.REIMBURSED, statement_id=statement.id)
             .returning(Redemption.id).execution_options(synchronize_session="fetch")
-        ))
+        )) if venue_id in totals else []
         record_audit(session, actor, "statement.closed", "statement", statement.id, number=statement.number,
-                     venue_id=venue_id, month=month, net_cents=statement.net_cents)
+                     venue_id=venue_id, month=month, net_cents=net, carried_in_cents=carried_in,
+                     carried_out_cents=statement.carried_out_cents, final=final)
         record_audits(session, actor, "redemption.reimbursed", "redemption",
                       [(rid, {"statement": statement.number}) for rid in redemption_ids], at=now)
-        created.append(statement)
+    session.add(ClosedMonth(month=month, closed_at=now, statement_count=len(venue_ids)))
     session.flush()
-    return {"month": month.strftime("%Y-%m"), "created": len(created), "already_closed": len(already),
+    return {"month": month.strftime("%Y-%m"), "created": len(venue_ids), "already_closed": 0,
             "statements": statements_for_month(session, month)}
 
 
@@ -84,17 +135,19 @@ def statements_for_month(session: Session, month: date) -> list[Statement]:
 
 def statement_payload(statement: Statement) -> dict[str, Any]:
     return {
-        "number": statement.number, "venue_id": statement.venue_id, "venue": statement.venue.nom,
+        "id": statement.id, "number": statement.number, "venue_id": statement.venue_id, "venue": statement.venue.nom,
         "month": statement.month.strftime("%Y-%m"), "cheques": statement.cheque_count,
         "gross_cents": statement.gross_cents, "commission_rate_bp": statement.commission_rate_bp,
         "commission_cents": statement.commission_cents, "fee_cents": statement.fee_cents,
-        "net_cents": statement.net_cents,
+        "net_cents": statement.net_cents, "carried_in_cents": statement.carried_in_cents,
+        "carried_out_cents": statement.carried_out_cents, "paid_cents": statement.paid_cents,
+        "due_cents": statement.due_cents, "final": statement.final,
     }
 
 
 def statements_csv(statements: list[Statement]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = SafeWriter(out, delimiter=";")
     writer.writerow([name for name, _ in STATEMENT_CSV_COLUMNS])
     for statement in statements:
         payload = statement_payload(statement)

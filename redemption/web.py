@@ -110,6 +110,7 @@ class RedemptionSchema(marshmallow.Schema):
     venue_id = fields.Integer()
     service = fields.String()
     booklet = fields.String()
+    vintage = fields.Integer(metadata={"description": "Millésime des chèques"})
     cheques = fields.List(fields.String())
     amount_cents = fields.Integer()
     created_at = fields.String(metadata={"format": "date-time"})

@@ -40,8 +40,14 @@ def test_order_to_statement_through_the_cli(committed_database_url, tmp_path):
                       "etablissement_public", "--siret", "26330040200017", "--role", "aiguilleur", "--json")
     key = run(app, "api-keys", "create", "--organisation", operator_id, "--venue", venue_id, "--json")
     expires = (date.today() + timedelta(days=365)).isoformat()
+    below = CliRunner().invoke(cli, ["orders", "create", "--sponsor", str(sponsor["id"]), "--booklets", "2",
+                                     "--territory", "departement:33"], obj=ScriptInfo(create_app=lambda: app))
+    assert below.exit_code == 1 and "20\u202f000,00\xa0€" in below.output and "order_below_minimum" in below.output
     order = run(app, "orders", "create", "--sponsor", sponsor["id"], "--booklets", 2, "--expires", expires,
-                "--territory", "departement:33", "--cofunder", "État", "--cofunding-percent", 50, "--json")
+                "--territory", "departement:33", "--cofunder", "État", "--cofunding-percent", 50,
+                "--minimum-exception", "Expérimentation sur un quartier", "--json")
+    assert order["minimum_exception"] == "Expérimentation sur un quartier"
+    assert order["vintage"] == date.today().year + 1
     assert order["status"] == "draft" and order["face_value_cents"] == 20_000 and order["fee_cents"] == 800
     for step, status in (("confirm", "confirmed"), ("pay", "paid"), ("issue", "issued")):
         assert run(app, "orders", step, order["id"], "--json")["status"] == status

@@ -13,10 +13,11 @@ from redemption.models import Booklet, Cheque, OrderStatus
 from tests.builders import ACTOR, distribute
 
 NEXT_YEAR = date.today() + timedelta(days=365)
+STAFF_EXCEPTION = {"minimum_exception": "commande de test"}  # these small orders are below the first-order minimum
 
 
 def test_order_lifecycle_amounts_and_audit(session, world):
-    order = api.create_order(session, ACTOR, world.sponsor, booklets=25, expires_on=NEXT_YEAR,
+    order = api.create_order(session, ACTOR, world.sponsor, **STAFF_EXCEPTION, booklets=25, expires_on=NEXT_YEAR,
                              territories=["region:75", {"level": "epci", "code": "243300316"}, "commune:33063"],
                              allowed_levels=[2, 1], cofunder="État", cofunding_percent=50)
     assert order.status == OrderStatus.DRAFT
@@ -48,10 +49,10 @@ def test_order_lifecycle_amounts_and_audit(session, world):
 
 
 def test_fee_rounds_half_up_in_cents(session, world):
-    order = api.create_order(session, ACTOR, world.sponsor, booklets=1, cheques_per_booklet=1, cheque_value_cents=1_013,
+    order = api.create_order(session, ACTOR, world.sponsor, **STAFF_EXCEPTION, booklets=1, cheques_per_booklet=1, cheque_value_cents=1_013,
                              expires_on=NEXT_YEAR, territories=["departement:33"])
     assert order.fee_cents == 41  # 40.52 → 41
-    order = api.create_order(session, ACTOR, world.sponsor, booklets=1, cheques_per_booklet=1, cheque_value_cents=1_012,
+    order = api.create_order(session, ACTOR, world.sponsor, **STAFF_EXCEPTION, booklets=1, cheques_per_booklet=1, cheque_value_cents=1_012,
                              expires_on=NEXT_YEAR, territories=["departement:33"])
     assert order.fee_cents == 40  # 40.48 → 40
 
@@ -73,14 +74,14 @@ def test_fee_rounds_half_up_in_cents(session, world):
 def test_bad_orders_are_refused_naming_the_field(session, world, changes, field, code):
     fields = {"booklets": 2, "expires_on": NEXT_YEAR, "territories": ["departement:33"], **changes}
     with pytest.raises(DomainError) as refused:
-        api.create_order(session, ACTOR, world.sponsor, **fields)
+        api.create_order(session, ACTOR, world.sponsor, **STAFF_EXCEPTION, **fields)
     assert (refused.value.field, refused.value.code) == (field, code)
     assert 400 <= refused.value.status < 500
 
 
 def test_only_a_sponsor_orders(session, world):
     with pytest.raises(DomainError) as refused:
-        api.create_order(session, ACTOR, world.distributor, booklets=1, expires_on=NEXT_YEAR, territories=["departement:33"])
+        api.create_order(session, ACTOR, world.distributor, **STAFF_EXCEPTION, booklets=1, expires_on=NEXT_YEAR, territories=["departement:33"])
     assert refused.value.code == "not_a_sponsor"
 
 
@@ -101,7 +102,7 @@ def test_distribution_one_booklet_per_beneficiary_pseudonymous(session, world):
         api.record_distribution(session, ACTOR, world.operator, world.booklet(1), "DOSSIER-2026-003")
     assert refused.value.code == "not_a_distributor"
     # The same pseudonym in another order is another beneficiary record: allowed.
-    other = api.create_order(session, ACTOR, world.sponsor, booklets=1, expires_on=NEXT_YEAR, territories=["departement:33"])
+    other = api.create_order(session, ACTOR, world.sponsor, **STAFF_EXCEPTION, booklets=1, expires_on=NEXT_YEAR, territories=["departement:33"])
     for step in (api.confirm_order, api.pay_order, api.issue_order):
         step(session, ACTOR, other)
     first = session.scalar(select(Booklet).where(Booklet.order_id == other.id))
@@ -120,3 +121,49 @@ def test_cancelling_a_booklet_spares_used_cheques(session, world):
     assert api.cancel_booklet(session, ACTOR, world.booklet(0), "volé") == 9
     statuses = session.scalars(select(Cheque.status).where(Cheque.booklet_id == world.booklet(0).id)).all()
     assert sorted(s.value for s in statuses) == ["cancelled"] * 9 + ["redeemed"]
+
+
+def test_an_order_has_a_vintage_and_its_expiry_follows_the_dated_rule(session, world):
+    today = date(2026, 12, 3)
+    order = api.create_order(session, ACTOR, world.sponsor, booklets=200, territories=["departement:33"], today=today)
+    assert (order.vintage, order.expires_on) == (2026, date(2027, 1, 31))
+    shorter = api.create_order(session, ACTOR, world.sponsor, booklets=200, vintage=2027, expires_on=date(2027, 6, 30),
+                               territories=["departement:33"], today=today)
+    assert (shorter.vintage, shorter.expires_on) == (2027, date(2027, 6, 30))
+    for fields, code in [({"vintage": 2027, "expires_on": date(2035, 1, 1)}, "expiry_outside_rule"),
+                         ({"expires_on": date(2035, 1, 1)}, "expiry_outside_rule"),
+                         ({"vintage": 2031}, "invalid_vintage"), ({"vintage": "2026"}, "invalid_vintage"),
+                         ({"vintage": 2025}, "invalid_vintage")]:
+        with pytest.raises(DomainError) as refused:
+            api.create_order(session, ACTOR, world.sponsor, booklets=200, territories=["departement:33"], today=today,
+                             **fields)
+        assert refused.value.code == code and refused.value.status == 422
+    assert "31 janvier 2028" in str(_refusal(session, world, vintage=2027, expires_on=date(2028, 2, 1)).message)
+    api.change_fee_rule(session, ACTOR, "vintage_expiry_mmdd", 331, date(2026, 12, 1))
+    later = api.create_order(session, ACTOR, world.sponsor, booklets=200, territories=["departement:33"], today=today)
+    assert later.expires_on == date(2027, 3, 31)
+    assert api.order_summary(later)["vintage"] == 2026
+
+
+def _refusal(session, world, **fields):
+    with pytest.raises(DomainError) as refused:
+        api.create_order(session, ACTOR, world.sponsor, booklets=200, territories=["departement:33"],
+                         today=date(2026, 12, 3), **fields)
+    return refused.value
+
+
+def test_a_first_order_on_a_territory_reaches_the_minimum_unless_staff_record_an_exception(session, world):
+    with pytest.raises(DomainError) as refused:
+        api.create_order(session, ACTOR, world.sponsor, booklets=5, territories=["departement:24"])
+    assert (refused.value.code, refused.value.status, refused.value.field) == ("order_below_minimum", 422, "booklets")
+    assert "20\u202f000,00\xa0€" in refused.value.message and "500,00\xa0€" in refused.value.message
+    # The world's order (3 booklets in Gironde) went through with a staff exception, recorded on the order;
+    # once started on a territory, the sponsor orders there in any amount, but a new territory needs the minimum.
+    assert world.order.minimum_exception == "commande de test"
+    api.create_order(session, ACTOR, world.sponsor, booklets=5, territories=["departement:33"])
+    with pytest.raises(DomainError) as refused:
+        api.create_order(session, ACTOR, world.sponsor, booklets=5, territories=["departement:33", "departement:24"])
+    assert refused.value.details["territories"] == [{"level": "departement", "code": "24"}]
+    assert api.create_order(session, ACTOR, world.sponsor, booklets=200, territories=["departement:24"]).id
+    api.change_fee_rule(session, ACTOR, "order_minimum_cents", 500_000, date.today().replace(day=1))
+    assert api.create_order(session, ACTOR, world.sponsor, booklets=50, territories=["departement:40"]).id

@@ -24,4 +24,4 @@ def test_printed_barcodes_decode_to_exactly_the_issued_codes(session, world, tmp
     first = order.booklets[0]
     assert codes.grouped(first.cheques[0].code) in text
     assert f"Carnet n° {first.number}" in text and world.sponsor.name in text
-    assert "10,00" in text and order.expires_on.strftime("%d/%m/%Y") in text
+    assert "10,00" in text and f"Millésime {order.vintage} — valable jusqu'au {order.expires_on:%d/%m/%Y}" in text

@@ -34,7 +34,7 @@ def test_a_distributed_cheque_is_redeemed_once_and_audited(client, session, worl
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["amount_cents"] == 1000 and body["cheques"] == [codes.grouped(code)] and body["status"] == "redeemed"
-    assert body["booklet"] == world.booklet(0).number
+    assert body["booklet"] == world.booklet(0).number and body["vintage"] == world.order.vintage
     assert session.scalar(select(Cheque.status).where(Cheque.code == code)) == ChequeStatus.REDEEMED
     assert session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "redemption.created", AuditEvent.target_id == str(body["id"])))

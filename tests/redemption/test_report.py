@@ -24,6 +24,7 @@ def test_report_figures(session, world):
     report = api.sponsor_report(session, world.order)
     assert report["totals"] == {"issued": 30, "distributed": 20, "redeemed": 4, "expired": 0, "valid": 16, "cancelled": 10}
     assert report["usage_rate"] == round(4 / 30, 4)
+    assert report["order"]["vintage"] == world.order.vintage
     assert report["lost"] == {"never_distributed": 0, "distributed_unused": 16}
     month = utcnow().astimezone(api.PARIS_TZ).strftime("%Y-%m")
     this_month = next(m for m in report["months"] if m["month"] == month)

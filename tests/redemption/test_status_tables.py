@@ -62,8 +62,8 @@ def test_every_pair_is_allowed_or_refused(machine, current, target, allowed):
 def test_an_order_moves_only_along_its_table(session, current, target):
     sponsor = api.create_sponsor(session, ACTOR, name="Département de la Gironde", legal_form="collectivite",
                                  siret="22330001300016", code_insee="33063")
-    order = api.create_order(session, ACTOR, sponsor, booklets=1, expires_on=date(2030, 12, 31),
-                             territories=["departement:33"])
+    order = api.create_order(session, ACTOR, sponsor, booklets=1, territories=["departement:33"],
+                             minimum_exception="commande de test")
     order.status = current
     session.flush()
     trail = audit_trail(session, "order", order.id)
