@@ -42,4 +42,8 @@ def load(instance_path: Path) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "JSON_SORT_KEYS": False,
         "LOG_LEVEL": os.environ.get("APTIC_LOG_LEVEL", "INFO"),
+        # a2 — APTIC's legal identity on the venues' statements (French invoices for its commission and fee).
+        "ISSUER_NAME": os.environ.get("APTIC_ISSUER_NAME", "APTIC"),
+        "ISSUER_SIRET": os.environ.get("APTIC_ISSUER_SIRET", "à renseigner (APTIC_ISSUER_SIRET)"),
+        "ISSUER_ADDRESS": os.environ.get("APTIC_ISSUER_ADDRESS", "à renseigner (APTIC_ISSUER_ADDRESS)"),
     }

@@ -128,4 +128,5 @@ def init_app(app: Flask) -> None:
         count=french.count,
         long_date=french.long_date,
         short_date=french.short_date,
+        month_year=french.month_year,
     )

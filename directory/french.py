@@ -65,6 +65,11 @@ def long_date(value: date | datetime | None) -> str:
     return format_date(value, "d MMMM y", locale=LOCALE)
 
 
+def month_year(value: date) -> str:
+    """août 2026."""
+    return format_date(value, "LLLL y", locale=LOCALE)
+
+
 def short_date(value: date | datetime | None) -> str:
     """03/12/2026."""
     if value is None:

@@ -29,6 +29,7 @@ from qualification.backoffice import ReviewRow, proposals_under_review, review_q
 from qualification.checklist import (
     DOCUMENT_LABELS,
     ChecklistItem,
+    accept_bank_holder,
     checklist,
     missing_items,
     required_documents,
@@ -71,6 +72,7 @@ __all__ = [
     "applications_of",
     "apply_pending_changes",
     "change_venue_status",
+    "accept_bank_holder",
     "checklist",
     "clear_override",
     "commune_accessibility",

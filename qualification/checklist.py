@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
-from directory.api import clean_siret
-from directory.errors import InvalidInput
+from rapidfuzz import fuzz
+from sqlalchemy.orm import Session
+
+from directory.api import Actor, clean_siret, record_audit
+from directory.errors import Conflict, InvalidInput
 from directory.models import LegalForm
 from qualification.models import Application, ApplicationStatus
 
@@ -27,6 +32,48 @@ DOCUMENT_LABELS = DOCUMENTS_ASSOCIATION | DOCUMENTS_OTHER
 
 def required_documents(legal_form: LegalForm | str) -> dict[str, str]:
     return DOCUMENTS_ASSOCIATION if LegalForm(legal_form) == LegalForm.ASSOCIATION else DOCUMENTS_OTHER
+
+
+# Words that say what kind of body holds the account, not which one.
+LEGAL_WORDS = frozenset("association asso assoc sarl sas sasu scop scic eurl sa gip ccas epci commune ville mairie "
+                        "de du des la le les l d et en".split())
+HOLDER_MATCH_SCORE = 85  # rapidfuzz token-set ratio, 0–100, over normalised names
+
+
+def normalised_name(name: str) -> str:
+    """Lower case, no accents, no punctuation, no legal-form words: "Asso. Les Amis d'Été" → "amis ete"."""
+    plain = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode().lower()
+    words = re.sub(r"[^a-z0-9]+", " ", plain).split()
+    return " ".join(word for word in words if word not in LEGAL_WORDS)
+
+
+def holder_matches(holder: str, legal_name: str) -> bool:
+    """Is the account held by the organisation itself (fuzzy, after normalising both names)?"""
+    left, right = normalised_name(holder), normalised_name(legal_name)
+    if not left or not right:
+        return False
+    return fuzz.token_set_ratio(left, right) >= HOLDER_MATCH_SCORE
+
+
+def holder_needs_review(application: Application) -> bool:
+    holder = application.account_holder
+    return bool(holder) and not holder_matches(holder, application.organisation.name) \
+        and application.account_holder_accepted != holder
+
+
+def accept_bank_holder(session: Session, actor: Actor, application: Application, reason: str) -> Application:
+    """Staff accept an account holder that differs from the legal name (a trading name, a parent body…)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Indiquez pourquoi ce titulaire de compte est accepté.", field="reason", code="required")
+    if not application.account_holder:
+        raise Conflict("Le dossier n'a pas encore de coordonnées bancaires.", field="account_holder",
+                       code="no_bank_details")
+    application.account_holder_accepted = application.account_holder
+    session.flush()
+    record_audit(session, actor, "application.bank_holder_accepted", "application", application.id,
+                 account_holder=application.account_holder, legal_name=application.organisation.name, reason=reason)
+    return application
 
 
 @dataclass(frozen=True)
@@ -61,6 +108,13 @@ def checklist(application: Application) -> list[ChecklistItem]:
         "bank", "Coordonnées bancaires (IBAN, BIC, titulaire)", bank_ok,
         None if bank_ok else "Indiquez l'IBAN, le BIC et le titulaire du compte.",
     ))
+    if bank_ok:
+        review = holder_needs_review(application)
+        items.append(ChecklistItem(
+            "bank_holder", "Compte au nom de l'organisation", not review,
+            f"Le titulaire du compte « {application.account_holder} » ne correspond pas au nom de l'organisation "
+            f"« {application.organisation.name} » : l'équipe APTIC doit le vérifier." if review else None,
+        ))
     items.append(ChecklistItem(
         "sites", "Au moins un point de présence", bool(application.sites),
         None if application.sites else "Ajoutez au moins un point de présence.",

@@ -78,6 +78,18 @@ def decide(application_id: int) -> None:
     click.echo("\n".join(sentences))
 
 
+@qualification.command("accept-bank-holder")
+@click.argument("application_id", type=int)
+@click.option("--reason", required=True, help="Pourquoi ce titulaire, autre que l'organisation, est accepté.")
+@with_appcontext
+def accept_bank_holder(application_id: int, reason: str) -> None:
+    """Accepte un titulaire de compte différent du nom de l'organisation, signalé sur la liste des pièces."""
+    with command_unit_of_work() as session:
+        application = api.accept_bank_holder(session, cli_actor(), api.get_application(session, application_id), reason)
+        holder = application.account_holder
+    click.echo(f"Dossier n° {application_id} : titulaire « {holder} » accepté.")
+
+
 @qualification.command("waitlist")
 @with_appcontext
 def waitlist() -> None:

@@ -77,13 +77,6 @@ class Proposal:
     sentence: str
 
 
-def format_number(number: float | int) -> str:
-    """A number as French text: narrow no-break space between thousands, decimal comma."""
-    if isinstance(number, float):
-        return f"{number:,.2f}".replace(",", "\u202f").replace(".", ",")
-    return f"{number:,}".replace(",", "\u202f")
-
-
 class DensityModel:
     """The national picture a decision needs, loaded once: communes, qualified venues, quotas, E2SFCA scores.
 
@@ -283,18 +276,14 @@ class DensityModel:
         figures = self.figures(key)
         after = self.accessibility_after(key, lon, lat)
         gain = self.population_gain(lon, lat, levels)
-        situation = (f"{figures.name} ({format_number(figures.population)} habitants) compte {figures.qualified} lieu(x) "
-                     f"qualifié(s) pour un quota de {figures.quota} ({figures.quota_rule} : au moins 1, "
-                     f"puis 1 de plus par {format_number(figures.ratio)} habitants)")
-        effect = (f"l'accessibilité du territoire passe de {format_number(figures.accessibility)} à {format_number(after)} "
-                  f"lieu pour 10 000 habitants et {format_number(gain)} habitants gagnent un lieu de même niveau à moins de 10 km")
+        from qualification import sentences  # sentences reads TerritoryDensity from this module
+
         if figures.qualified < figures.quota:
             outcome, rule = VenueOutcome.QUALIFIED, "under_quota"
-            sentence = f"Qualifié : {situation} ; ce lieu porte le nombre à {figures.qualified + 1}, et {effect}."
+            sentence = sentences.qualified(figures, after, gain)
         else:
             outcome, rule = VenueOutcome.WAITLISTED, "quota_reached"
-            sentence = (f"Mis en liste d'attente : {situation}, le quota est atteint. "
-                        f"S'il était qualifié, {effect}.")
+            sentence = sentences.waitlisted(figures, after, gain)
         return Proposal(venue.id, figures, outcome, rule, after, gain, sentence)
 
 

@@ -60,6 +60,8 @@ class Application(Base):
     iban: Mapped[str | None] = mapped_column(String(34))
     bic: Mapped[str | None] = mapped_column(String(11))
     account_holder: Mapped[str | None] = mapped_column(String(200))
+    # The holder staff accepted although it differs from the legal name; a new holder needs a new review.
+    account_holder_accepted: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,8 @@ from directory.api import Actor, set_venue_status
 from directory.models import Venue, VenueStatus
 from qualification.applications import transition
 from qualification.decisions import record_decision
-from qualification.density import DensityModel, format_number
+from qualification import sentences
+from qualification.density import DensityModel
 from qualification.models import ApplicationStatus, ApplicationVenue, VenueOutcome
 
 
@@ -80,11 +81,7 @@ def _promote(session: Session, actor: Actor, site: ApplicationVenue, model: Dens
              lonlat: tuple[float | None, float | None]) -> int:
     proposal = model.proposal(site.venue, lonlat)
     figures = proposal.territory
-    sentence = (f"Qualifié depuis la liste d'attente : {figures.name} ({format_number(figures.population)} habitants) compte "
-                f"{figures.qualified} lieu(x) qualifié(s) pour un quota de {figures.quota}, une place est libre ; "
-                f"{format_number(proposal.population_gain)} habitants gagnent un lieu de même niveau à moins de 10 km et "
-                f"l'accessibilité passe de {format_number(figures.accessibility)} à {format_number(proposal.accessibility_after)} "
-                "lieu pour 10 000 habitants.")
+    sentence = sentences.promoted(figures, proposal.accessibility_after, proposal.population_gain)
     site.outcome = VenueOutcome.QUALIFIED
     site.population_gain = proposal.population_gain
     set_venue_status(session, actor, site.venue, VenueStatus.QUALIFIED, sentence)

@@ -180,6 +180,8 @@ def staff_action(application_id: int) -> Any:
             api.reject_application(session, actor, application, reason)
         elif action == "return":
             api.return_to_draft(session, actor, application, reason)
+        elif action == "accept_bank_holder":
+            api.accept_bank_holder(session, actor, application, reason)
         else:
             raise DomainError(f"Action inconnue : « {action} ».", field="action", code="invalid_action", status=422)
     except DomainError as error:

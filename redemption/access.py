@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from directory import api as directory_api
 from directory.api import Actor
-from directory.errors import Forbidden, InvalidInput
+from directory.errors import Forbidden, InvalidInput, NotFound
 from directory.models import Organisation, Role, User, Venue
 from redemption.errors import Unauthenticated
-from redemption.models import Order
+from redemption.models import MAX_ID, Order, Statement
 from redemption.orders import get_order
 
 
@@ -86,3 +86,19 @@ def sponsor_order(session: Session, user: User, order_id: int) -> Order:
     if scope is not None and order.sponsor_id not in scope:
         raise Forbidden("Vous n'avez pas les droits nécessaires.")
     return order
+
+
+def statement_venue_scope(session: Session, user: User) -> list[int] | None:
+    """None for APTIC staff (every venue's statements); otherwise the venues where the user is venue staff."""
+    if user.has_role(Role.APTIC_STAFF):
+        return None
+    return [venue.id for venue in staff_venues(session, user)]
+
+
+def visible_statement(session: Session, user: User, statement_id: int) -> Statement:
+    """A statement the user may read; another venue's is reported as unknown, not as forbidden."""
+    statement = session.get(Statement, statement_id) if 0 < statement_id <= MAX_ID else None
+    scope = statement_venue_scope(session, user) if statement is not None else None
+    if statement is None or (scope is not None and statement.venue_id not in scope):
+        raise NotFound(f"Le relevé n° {statement_id} n'existe pas.", field="statement", code="unknown_statement")
+    return statement

@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from directory import api as directory_api
 from directory.cli import cli_actor, command_unit_of_work, emit
 from directory.models import LegalForm
-from redemption import printing
+from redemption import invoices, printing
 from redemption.booklets import cancel_booklet, get_booklet, order_codes
 from redemption.distribution import record_distribution
 from redemption.fees import change_fee_rule
@@ -203,7 +204,7 @@ def statements_close(month: str, csv_path: Path | None, pdf_path: Path | None, a
         if csv_path:
             csv_path.write_text(statements_csv(statements_), encoding="utf-8")
         if pdf_path:
-            printing.print_statements(statements_, pdf_path)
+            invoices.statements_pdf(statements_, invoices.Issuer.from_config(current_app.config), pdf_path)
         payload = {"month": summary["month"], "created": summary["created"], "already_closed": summary["already_closed"],
                    "statements": [statement_payload(s) for s in statements_]}
     total = sum(s["net_cents"] for s in payload["statements"])

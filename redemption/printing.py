@@ -1,4 +1,4 @@
-"""PDF documents of the pass: the booklets to print and the monthly statements (reportlab)."""
+"""PDF documents of the pass: the booklets to print (reportlab); statements are in `invoices`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from directory.errors import Conflict
 from redemption import codes as cheque_codes
-from redemption.models import Booklet, Order, Statement
+from redemption.models import Booklet, Order
 
 COLUMNS, ROWS = 2, 5
-MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre"]
 
 
 def euros(cents: int) -> str:
@@ -82,40 +80,3 @@ def _coupon(canvas: Canvas, order: Order, booklet: Booklet, position: int, code:
     canvas.setFont("Courier-Bold", 13)
     canvas.drawCentredString(x + w / 2, y + 5 * mm, cheque_codes.grouped(code))
 
-
-def print_statements(statements: list[Statement], out: Path) -> int:
-    """One page per statement: cheques at face value, commission, monthly fee, amount due."""
-    canvas = Canvas(str(out), pagesize=A4)
-    canvas.setTitle("Relevés de remboursement APTIC")
-    width, height = A4
-    for statement in statements:
-        venue = statement.venue
-        month = f"{MONTHS[statement.month.month - 1]} {statement.month.year}"
-        y = height - 25 * mm
-        canvas.setFont("Helvetica-Bold", 16)
-        canvas.drawString(20 * mm, y, f"Relevé de remboursement n° {statement.number}")
-        canvas.setFont("Helvetica", 11)
-        y -= 10 * mm
-        for line in (f"Lieu : {venue.nom} (n° {venue.id})", f"{venue.adresse}, {venue.code_postal} {venue.commune}",
-                     f"Période : {month}", f"Clos le {statement.closed_at:%d/%m/%Y} (UTC)"):
-            canvas.drawString(20 * mm, y, line)
-            y -= 6 * mm
-        y -= 6 * mm
-        rate = f"{statement.commission_rate_bp / 100:.2f}".replace(".", ",")
-        rows = [
-            (f"Chèques encaissés ({statement.cheque_count}), valeur faciale", euros(statement.gross_cents)),
-            (f"Commission APTIC ({rate} %)", euros(-statement.commission_cents)),
-            ("Forfait mensuel", euros(-statement.fee_cents)),
-        ]
-        for label, amount in rows:
-            canvas.drawString(20 * mm, y, label)
-            canvas.drawRightString(width - 20 * mm, y, amount)
-            y -= 7 * mm
-        canvas.line(20 * mm, y + 4 * mm, width - 20 * mm, y + 4 * mm)
-        canvas.setFont("Helvetica-Bold", 12)
-        label = "Montant versé au lieu" if statement.net_cents >= 0 else "Montant dû à APTIC"
-        canvas.drawString(20 * mm, y - 2 * mm, label)
-        canvas.drawRightString(width - 20 * mm, y - 2 * mm, euros(abs(statement.net_cents)))
-        canvas.showPage()
-    canvas.save()
-    return len(statements)

@@ -169,3 +169,24 @@ SCHEDULED_JOBS = [
         cron={"day": 1, "hour": 6, "minute": 0},
     )
 ]
+
+
+def venue_statements(session: Session, venue_ids: list[int] | None, venue_id: int | None = None,
+                     month: date | None = None, limit: int = 500) -> list[Statement]:
+    """Statements of some venues (None: all), newest month first, optionally one venue or one month."""
+    query = select(Statement).options(joinedload(Statement.venue)).order_by(Statement.month.desc(), Statement.sequence)
+    if venue_ids is not None:
+        query = query.where(Statement.venue_id.in_(venue_ids))
+    if venue_id is not None:
+        query = query.where(Statement.venue_id == venue_id)
+    if month is not None:
+        query = query.where(Statement.month == month)
+    return list(session.scalars(query.limit(limit)))
+
+
+def statement_venues(session: Session, venue_ids: list[int] | None) -> list[Venue]:
+    """The venues that have statements, for the filter of the statements page."""
+    query = select(Venue).where(Venue.id.in_(select(Statement.venue_id).distinct())).order_by(Venue.nom)
+    if venue_ids is not None:
+        query = query.where(Venue.id.in_(venue_ids))
+    return list(session.scalars(query))

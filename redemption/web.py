@@ -1,8 +1,10 @@
-"""The pass on the web: the redemption API for scanners, the venue scan page, distribution, the sponsor report."""
+"""The pass on the web: the redemption API for scanners, the venue scan page, distribution, the sponsor report,
+the venues' monthly statements."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,15 +18,19 @@ from directory import api as directory_api
 from directory.api import Actor
 from directory.errors import DomainError
 from directory.models import Role, Venue
+from directory.navigation import menu_entry
+from directory import params
 from directory.params import ApiBlueprint, JsonBody, Schema
 from directory.web import csrf, current_actor, limiter, request_session, role_required
-from redemption import access, redemptions
+from redemption import access, invoices, redemptions
 from redemption.booklets import get_booklet
 from redemption.distribution import record_distribution
 from redemption.errors import Unauthenticated
 from redemption.models import ORDER_STATUS_LABELS, RedemptionStatus
 from redemption.orders import sponsor_orders
+from redemption.months import parse_month
 from redemption.reports import report_csv, sponsor_report
+from redemption.statements import statement_venues, venue_statements
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
@@ -266,3 +272,63 @@ def order_report_csv(order_id: int) -> Response:
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="rapport-commande-{order.id}.csv"'})
 
+
+
+# ------------------------------------------------------------------------------ statements
+
+
+menu_entry(Role.VENUE_STAFF, "Relevés mensuels", "redemption.statements",
+           "Chèques remboursés, commission, forfait et montant versé, mois par mois", order=30)
+menu_entry(Role.APTIC_STAFF, "Relevés des lieux", "redemption.statements",
+           "Les relevés mensuels de tous les lieux, avec leurs factures", order=60)
+
+
+class StatementFilterSchema(Schema):
+    venue_id = params.Integer(description="Lieu")
+    month = params.Text(description="Mois AAAA-MM")
+
+
+@bp.get("/pass/releves")
+@role_required(Role.VENUE_STAFF, Role.APTIC_STAFF)
+def statements() -> str:
+    db = request_session()
+    scope = access.statement_venue_scope(db, current_user)
+    filters = params.parse(StatementFilterSchema)
+    month = parse_month(filters["month"]) if filters["month"] else None
+    listed = venue_statements(db, scope, venue_id=filters["venue_id"], month=month)
+    venues = statement_venues(db, scope)
+    return render_template("redemption/statements.html", statements=listed, venues=venues, staff=scope is None,
+                           chosen_venue=filters["venue_id"], chosen_month=filters["month"] or "")
+
+
+def _statement_document(statement_id: int) -> tuple[Any, dict[str, Any]]:
+    statement = access.visible_statement(request_session(), current_user, statement_id)
+    return statement, invoices.invoice(statement, invoices.Issuer.from_config(current_app.config))
+
+
+@bp.get("/pass/releves/<int:statement_id>")
+@role_required(Role.VENUE_STAFF, Role.APTIC_STAFF)
+def statement_detail(statement_id: int) -> str:
+    statement, document = _statement_document(statement_id)
+    return render_template("redemption/statement.html", statement=statement, document=document,
+                           settlement=invoices.settlement_label(document),
+                           redemptions=invoices.statement_redemptions(request_session(), statement))
+
+
+@bp.get("/pass/releves/<int:statement_id>/releve.pdf")
+@role_required(Role.VENUE_STAFF, Role.APTIC_STAFF)
+def statement_pdf(statement_id: int) -> Response:
+    statement, _ = _statement_document(statement_id)
+    out = io.BytesIO()
+    invoices.statements_pdf([statement], invoices.Issuer.from_config(current_app.config), out)
+    return Response(out.getvalue(), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="releve-{statement.number}.pdf"'})
+
+
+@bp.get("/pass/releves/<int:statement_id>/releve.csv")
+@role_required(Role.VENUE_STAFF, Role.APTIC_STAFF)
+def statement_csv(statement_id: int) -> Response:
+    statement, _ = _statement_document(statement_id)
+    body = invoices.statement_csv(request_session(), statement, invoices.Issuer.from_config(current_app.config))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="releve-{statement.number}.csv"'})

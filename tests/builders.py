@@ -217,3 +217,14 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
         for item in rows:
             writer.writerow({name: item.get(name, "") for name in standard.field_names(standard.V1)})
     return path
+
+
+def staff_user(session: Session, email: str = "equipe@aptic-exemple.fr"):
+    """An APTIC staff member (of the APTIC organisation, created on first use)."""
+    from sqlalchemy import select
+
+    aptic = session.scalar(select(Organisation).where(Organisation.is_aptic).limit(1)) or directory_api.create_organisation(
+        session, ACTOR, name="APTIC", legal_form="cooperative", siret="82023445800017", is_aptic=True)
+    user = directory_api.create_user(session, ACTOR, email=email, full_name="Équipe APTIC", password=PASSWORD)
+    directory_api.add_membership(session, ACTOR, user, aptic, Role.APTIC_STAFF)
+    return user

@@ -8,7 +8,7 @@ from directory.errors import Conflict, InvalidInput
 from directory.models import ReferentialVersion, Service, ServiceLevel
 
 
-def test_three_levels_and_twelve_services_are_loaded(session):
+def test_three_levels_and_thirteen_services_are_loaded(session):
     levels = {level.number: level.label for level in session.scalars(select(ServiceLevel))}
     assert levels == {
         1: "Découvrir les enjeux du numérique",
@@ -16,19 +16,21 @@ def test_three_levels_and_twelve_services_are_loaded(session):
         3: "Augmenter son pouvoir d'agir grâce au numérique",
     }
     services = api.active_services(session)
-    assert len(services) == 12
-    assert [s.level_number for s in services] == [1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3]
+    assert len(services) == 13
+    assert [s.level_number for s in services] == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3]
     assert services[0].slug == "decouverte-numerique"
+    # Version 2026.2 of the file adds the reasoned and reasonable use of digital tools, at level 1.
+    assert (services[3].slug, services[3].label) == ("usage-raisonne", "Usage raisonné et raisonnable du numérique")
 
 
 def test_loading_the_same_version_again_changes_nothing(session):
-    assert api.load_referential(session) == {"version": "2026.1", "changed": False}
+    assert api.load_referential(session) == {"version": "2026.2", "changed": False}
     assert len(session.scalars(select(ReferentialVersion)).all()) == 1
 
 
 def test_a_new_version_updates_labels_and_deactivates_removed_services(session, tmp_path):
     source = api.REFERENTIAL_FILE.read_text(encoding="utf-8")
-    edited = source.replace('version = "2026.1"', 'version = "2026.2"').replace(
+    edited = source.replace('version = "2026.2"', 'version = "2026.3"').replace(
         "Utiliser une messagerie électronique", "Utiliser une messagerie et un agenda en ligne"
     )
     edited = edited[: edited.index('[[services]]\nslug = "equipement-solidaire"')]
@@ -37,7 +39,7 @@ def test_a_new_version_updates_labels_and_deactivates_removed_services(session, 
 
     summary = api.load_referential(session, path)
 
-    assert summary == {"version": "2026.2", "changed": True, "services": 11}
+    assert summary == {"version": "2026.3", "changed": True, "services": 12}
     by_slug = {s.slug: s for s in session.scalars(select(Service))}
     assert by_slug["messagerie"].label == "Utiliser une messagerie et un agenda en ligne"
     assert by_slug["equipement-solidaire"].active is False

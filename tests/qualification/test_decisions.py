@@ -30,7 +30,7 @@ def test_a_complete_application_under_quota_is_qualified_with_its_figures(sessio
     assert (decision.territory_level, decision.territory_code, decision.territory_name) == ("epci", GRAND_CAHORS, "CA du Grand Cahors")
     assert (decision.population, decision.qualified_before, decision.quota) == (42_325, 1, 2)
     assert decision.accessibility_after > decision.accessibility_before > 0
-    assert decision.sentence.startswith("Qualifié : CA du Grand Cahors (42\u202f325 habitants) compte 1 lieu(x) qualifié(s) "
+    assert decision.sentence.startswith("Qualifié : CA du Grand Cahors (42\u202f325 habitants) compte 1 lieu qualifié "
                                         "pour un quota de 2")
     assert "ce lieu porte le nombre à 2" in decision.sentence
 

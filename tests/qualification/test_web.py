@@ -80,7 +80,7 @@ def test_staff_review_the_proposed_decision_and_decide(client, session, storage,
     listing = unescape(client.get("/qualification/").get_data(as_text=True))
     assert f"n° {application.id}" in listing and "Qualifié — CA du Grand Cahors (1 / 2)" in listing
     page = unescape(client.get(f"/qualification/dossiers/{application.id}").get_data(as_text=True))
-    assert "Qualifié : CA du Grand Cahors (42\u202f325 habitants) compte 1 lieu(x) qualifié(s)" in page
+    assert "Qualifié : CA du Grand Cahors (42\u202f325 habitants) compte 1 lieu qualifié pour un quota de 2" in page
     response = client.post(f"/qualification/dossiers/{application.id}/instruction",
                            data={"csrf_token": csrf_token_from(page), "action": "decide"})
     assert response.status_code == 302

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from directory.errors import DomainError
-from redemption import api, printing
+from redemption import api, invoices
 from redemption.models import FeeRuleKind, Redemption, RedemptionStatus, Statement
 from tests.builders import ACTOR, distribute
 
@@ -113,7 +113,7 @@ def test_csv_and_pdf_exports(session, world, used, tmp_path):
     assert (row["brut_centimes"], row["commission_centimes"], row["forfait_centimes"], row["net_centimes"]) == (
         "2000", "80", "700", "1220")
     out = tmp_path / "releves.pdf"
-    printing.print_statements(statements, out)
+    invoices.statements_pdf(statements, invoices.Issuer("APTIC", "88888888800017", "Nantes"), out)
     pdf = pypdfium2.PdfDocument(str(out))
     assert len(pdf) == 2
     text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
