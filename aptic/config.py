@@ -35,6 +35,8 @@ def load(instance_path: Path) -> dict[str, Any]:
         # Qualification documents (IDs, bank details): outside any served folder; empty = instance folder.
         "QUALIFICATION_UPLOAD_DIR": os.environ.get("APTIC_UPLOAD_DIR", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
+        # Production (deploy/): keys of the shared rate-limit counters, so that sites can share one Redis.
+        "RATELIMIT_KEY_PREFIX": os.environ.get("APTIC_RATELIMIT_KEY_PREFIX", "aptic"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
