@@ -9,6 +9,7 @@ import pytest
 
 from directory import api as directory_api
 from directory.models import Role
+from directory.navigation import entries_for
 from redemption import api, invoices
 from tests.builders import ACTOR, PASSWORD, distribute, make_venue, sign_in, staff_user, venue_user
 
@@ -116,3 +117,8 @@ def test_other_roles_do_not_reach_statements(client, session, world):
     assert client.get("/pass/releves").status_code == 302
     sign_in(client, "ccas@exemple.fr")
     assert client.get("/pass/releves").status_code == 403
+
+
+def test_the_statements_page_is_on_the_venue_and_staff_menus(app):
+    for role in (Role.VENUE_STAFF, Role.APTIC_STAFF):
+        assert "redemption.statements" in [entry.endpoint for entry in entries_for(role)]
