@@ -3,7 +3,10 @@
 from html import unescape
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
 
+from aptic.cli import cli
 from directory import api as directory_api
 from directory.errors import DomainError
 from qualification import api
@@ -80,3 +83,14 @@ def test_staff_accept_the_holder_from_the_application_page(client, session, stor
     assert 'value="accept_bank_holder"' not in after and "ne correspond pas" not in after
     session.expire_all()
     assert api.get_application(session, application.id).account_holder_accepted == "Jean Dupont"
+
+
+def test_staff_accept_the_holder_from_the_command_line(app, session, storage):
+    application = _submitted(session, storage, "Jean Dupont")
+    session.commit()
+    result = CliRunner().invoke(cli, ["qualification", "accept-bank-holder", str(application.id), "--reason",
+                                      "Compte du trésorier"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code == 0, result.output
+    assert f"Dossier n° {application.id} : titulaire « Jean Dupont » accepté." in result.output
+    session.expire_all()
+    assert next(i for i in api.checklist(api.get_application(session, application.id)) if i.key == "bank_holder").done

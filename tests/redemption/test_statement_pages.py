@@ -102,7 +102,9 @@ def test_staff_see_every_venue_and_filter(client, session, world, closed):
     session.commit()
     sign_in(client, "equipe@aptic-exemple.fr")
     html = client.get("/pass/releves").get_data(as_text=True)
-    assert "Centre social du Lac" in html and "Médiathèque de Bordeaux" in html and "6 relevés" in html
+    # Staff start from the last closed month, every venue.
+    assert "Mois affiché : octobre 2026" in html and "2 relevés" in html
+    assert "Centre social du Lac</td>" in html and "Médiathèque de Bordeaux</td>" in html
     filtered = client.get(f"/pass/releves?venue_id={stranger.id}").get_data(as_text=True)
     assert "3 relevés" in filtered and "Médiathèque de Bordeaux</td>" not in filtered
     assert "2 relevés" in client.get("/pass/releves?month=2026-09").get_data(as_text=True)
