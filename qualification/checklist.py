@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
+from directory import french
 from directory.api import Actor, clean_siret, record_audit
 from directory.errors import Conflict, InvalidInput
 from directory.models import LegalForm
@@ -145,7 +146,8 @@ def status_explanation(application: Application) -> str:
     if status == ApplicationStatus.DRAFT:
         missing = missing_items(application)
         return ("Votre dossier est en brouillon : complétez-le puis déposez-le."
-                + (f" Il manque encore {len(missing)} élément(s)." if missing else " Il est prêt à être déposé."))
+                + (f" Il manque encore {french.count(len(missing), 'élément')}." if missing
+                   else " Il est prêt à être déposé."))
     if status == ApplicationStatus.SUBMITTED:
         return "Votre dossier est déposé : l'équipe APTIC vérifie les pièces."
     if status == ApplicationStatus.COMPLETE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from directory import french
 from directory.api import get_venue
 from directory.cli import cli_actor, command_unit_of_work, emit
 from qualification import api
@@ -47,7 +48,8 @@ def quota_policy(level: str, ratio: int, reason: str) -> None:
     """Change la règle nationale : niveau de territoire et ratio d'habitants par lieu."""
     with command_unit_of_work() as session:
         policy = api.set_policy(session, cli_actor(), level=level, ratio=ratio, reason=reason)
-    click.echo(f"Règle : quota par {policy.level}, au moins 1 lieu puis 1 de plus par {policy.ratio} habitants.")
+    click.echo(f"Règle : quota par {policy.level}, 1 lieu par tranche complète de {french.number(policy.ratio)} "
+               "habitants, au moins 1.")
 
 
 @quota.command("override")
@@ -97,7 +99,7 @@ def waitlist() -> None:
     with command_unit_of_work() as session:
         lines = [
             f"Dossier n° {site.application_id}, lieu n° {site.venue_id} « {site.venue.nom} » ({site.venue.commune}) : "
-            f"{gain} habitants gagneraient un lieu à moins de 10 km"
+            f"{french.count(gain, 'habitant')} {french.plural(gain, 'gagnerait', 'gagneraient')} un lieu à moins de 10 km"
             for site, gain in api.waitlist(session)
         ]
     click.echo("\n".join(lines) or "La liste d'attente est vide.")

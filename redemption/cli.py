@@ -13,6 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from directory import api as directory_api
+from directory import french
 from directory.cli import cli_actor, command_unit_of_work, emit
 from directory.models import LegalForm
 from redemption import invoices, printing
@@ -99,7 +100,8 @@ def orders_create(sponsor_id: int, booklets: int, cheques_per_booklet: int, valu
         )
         payload = order_summary(order)
     emit(as_json, payload, f"Commande n° {payload['id']} créée (brouillon) : {payload['booklets']} carnets, "
-                           f"valeur faciale {payload['face_value_cents'] / 100:.2f} €, frais {payload['fee_cents'] / 100:.2f} €.")
+                           f"millésime {payload['vintage']}, valeur faciale {french.euros(payload['face_value_cents'])}, "
+                           f"frais {french.euros(payload['fee_cents'])}.")
 
 
 def _transition(name: str, verb: str, function) -> click.Command:
@@ -207,9 +209,11 @@ def statements_close(month: str, csv_path: Path | None, pdf_path: Path | None, a
             invoices.statements_pdf(statements_, invoices.Issuer.from_config(current_app.config), pdf_path)
         payload = {"month": summary["month"], "created": summary["created"], "already_closed": summary["already_closed"],
                    "statements": [statement_payload(s) for s in statements_]}
-    total = sum(s["net_cents"] for s in payload["statements"])
-    emit(as_json, payload, f"Mois {payload['month']} : {payload['created']} relevés créés, {payload['already_closed']} "
-                           f"déjà clos ; total net {total / 100:.2f} €.")
+    paid, due, carried = (sum(s[key] for s in payload["statements"]) for key in ("paid_cents", "due_cents",
+                                                                                  "carried_out_cents"))
+    emit(as_json, payload, f"Mois {payload['month']} : {french.count(payload['created'], 'relevé créé', 'relevés créés')}, "
+                           f"{french.count(payload['already_closed'], 'déjà clos', 'déjà clos')} ; versé aux lieux "
+                           f"{french.euros(paid)}, reporté {french.euros(carried)}, dû à APTIC {french.euros(due)}.")
 
 
 @click.group("fee-rules")

@@ -1,7 +1,9 @@
-"""Fee rules: dated rates (order fee, commission, monthly fee) and the rounding of amounts in cents."""
+"""Dated rules: rates and amounts (order fee, commission, monthly fee, VAT, order minimum, vintage expiry)
+and the rounding of amounts in cents."""
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 from sqlalchemy import select
@@ -14,6 +16,11 @@ from redemption.models import FeeRule, FeeRuleKind, Statement
 
 def round_half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _is_month_day(value: int) -> bool:
+    month, day = divmod(value, 100)
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(2024, month)[1]  # a leap year allows 29 February
 
 
 def rule_in_force(session: Session, kind: FeeRuleKind, on: date) -> FeeRule:
@@ -37,6 +44,12 @@ def change_fee_rule(session: Session, actor: Actor, kind: FeeRuleKind | str, val
         raise InvalidInput(f"La règle « {kind} » n'existe pas.", field="kind", code="invalid_fee_rule") from None
     if not isinstance(value, int) or value < 0:
         raise InvalidInput("La valeur d'une règle est un entier positif.", field="value", code="invalid_fee_rule")
+    if kind in (FeeRuleKind.VAT_RATE_BP, FeeRuleKind.ORDER_FEE_BP, FeeRuleKind.COMMISSION_BP) and value > 10_000:
+        raise InvalidInput("Un taux s'exprime en points de base, 10 000 (100 %) au plus.", field="value",
+                           code="invalid_fee_rule")
+    if kind == FeeRuleKind.VINTAGE_EXPIRY_MMDD and not _is_month_day(value):
+        raise InvalidInput("La fin de validité d'un millésime s'écrit MMJJ (131 pour le 31 janvier).", field="value",
+                           code="invalid_fee_rule")
     if valid_from.day != 1:
         raise InvalidInput("Une règle tarifaire prend effet le premier jour d'un mois.", field="valid_from",
                            code="invalid_fee_rule")

@@ -155,10 +155,28 @@ def statements_csv(statements: list[Statement]) -> str:
     return out.getvalue()
 
 
+def months_to_close(session: Session, until: date) -> list[date]:
+    """The months still open up to `until`, in order: after the last closed one, or from the oldest
+    redemption not yet on a statement (a missed run is caught up, never skipped)."""
+    latest = session.scalar(select(func.max(ClosedMonth.month)))
+    if latest is not None:
+        first = (latest + timedelta(days=32)).replace(day=1)
+    else:
+        pending = session.scalar(select(func.min(Redemption.created_at)).where(
+            Redemption.status.in_(REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED))))
+        first = min(paris_date(pending).replace(day=1), until) if pending is not None else until
+    months = []
+    while first <= until:
+        months.append(first)
+        first = (first + timedelta(days=32)).replace(day=1)
+    return months
+
+
 def _close_previous_month(factory: sessionmaker[Session]) -> None:
-    previous = (paris_date(utcnow()).replace(day=1) - timedelta(days=1)).replace(day=1)
+    previous = _previous_month(paris_date(utcnow()).replace(day=1))
     with unit_of_work(factory) as session:
-        close_month(session, Actor.system("scheduler"), previous)
+        for month in months_to_close(session, previous):
+            close_month(session, Actor.system("scheduler"), month)
 
 
 SCHEDULED_JOBS = [
@@ -182,6 +200,10 @@ def venue_statements(session: Session, venue_ids: list[int] | None, venue_id: in
     if month is not None:
         query = query.where(Statement.month == month)
     return list(session.scalars(query.limit(limit)))
+
+
+def latest_closed_month(session: Session) -> date | None:
+    return session.scalar(select(func.max(ClosedMonth.month)))
 
 
 def statement_venues(session: Session, venue_ids: list[int] | None) -> list[Venue]:

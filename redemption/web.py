@@ -30,7 +30,7 @@ from redemption.models import ORDER_STATUS_LABELS, RedemptionStatus
 from redemption.orders import sponsor_orders
 from redemption.months import parse_month
 from redemption.reports import report_csv, sponsor_report
-from redemption.statements import statement_venues, venue_statements
+from redemption.statements import latest_closed_month, statement_venues, venue_statements
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
@@ -283,6 +283,9 @@ menu_entry(Role.APTIC_STAFF, "Relevés des lieux", "redemption.statements",
            "Les relevés mensuels de tous les lieux, avec leurs factures", order=60)
 
 
+STATEMENTS_PER_PAGE = 500
+
+
 class StatementFilterSchema(Schema):
     venue_id = params.Integer(description="Lieu")
     month = params.Text(description="Mois AAAA-MM")
@@ -295,10 +298,13 @@ def statements() -> str:
     scope = access.statement_venue_scope(db, current_user)
     filters = params.parse(StatementFilterSchema)
     month = parse_month(filters["month"]) if filters["month"] else None
-    listed = venue_statements(db, scope, venue_id=filters["venue_id"], month=month)
+    if scope is None and month is None and filters["venue_id"] is None:
+        month = latest_closed_month(db)  # every venue has a statement a month: staff start from the last one
+    listed = venue_statements(db, scope, venue_id=filters["venue_id"], month=month, limit=STATEMENTS_PER_PAGE)
     venues = statement_venues(db, scope)
     return render_template("redemption/statements.html", statements=listed, venues=venues, staff=scope is None,
-                           chosen_venue=filters["venue_id"], chosen_month=filters["month"] or "")
+                           chosen_venue=filters["venue_id"], chosen_month=month.strftime("%Y-%m") if month else "",
+                           month=month, limit=STATEMENTS_PER_PAGE)
 
 
 def _statement_document(statement_id: int) -> tuple[Any, dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from pyproj import Geod
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -221,8 +222,6 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def staff_user(session: Session, email: str = "equipe@aptic-exemple.fr"):
     """An APTIC staff member (of the APTIC organisation, created on first use)."""
-    from sqlalchemy import select
-
     aptic = session.scalar(select(Organisation).where(Organisation.is_aptic).limit(1)) or directory_api.create_organisation(
         session, ACTOR, name="APTIC", legal_form="cooperative", siret="82023445800017", is_aptic=True)
     user = directory_api.create_user(session, ACTOR, email=email, full_name="Équipe APTIC", password=PASSWORD)

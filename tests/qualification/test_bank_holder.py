@@ -1,14 +1,19 @@
 """Bank details in the organisation's name: a different account holder is flagged for staff, who may accept it."""
 
-import pytest
+from html import unescape
 
+import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from aptic.cli import cli
 from directory import api as directory_api
 from directory.errors import DomainError
 from qualification import api
 from qualification.checklist import holder_matches, normalised_name
 from qualification.errors import ApplicationIncomplete
 from qualification.models import ApplicationStatus
-from tests.builders import ACTOR, BIC, IBAN, PDF, site_fields
+from tests.builders import ACTOR, BIC, IBAN, PDF, csrf_token_from, sign_in, site_fields, staff_user
 
 
 @pytest.mark.parametrize("holder, legal_name, same", [
@@ -58,3 +63,34 @@ def test_the_organisations_own_account_passes_without_review(session, storage):
     application = _submitted(session, storage, "ASSOCIATION LES AMIS DU NUMERIQUE")
     assert next(i for i in api.checklist(application) if i.key == "bank_holder").done
     assert api.mark_complete(session, ACTOR, application).status == ApplicationStatus.COMPLETE
+
+
+def test_staff_accept_the_holder_from_the_application_page(client, session, storage):
+    application = _submitted(session, storage, "Jean Dupont")
+    staff_user(session)
+    session.commit()
+    sign_in(client, "equipe@aptic-exemple.fr")
+    page = unescape(client.get(f"/qualification/dossiers/{application.id}").get_data(as_text=True))
+    assert "Le titulaire du compte « Jean Dupont » ne correspond pas" in page
+    assert 'value="accept_bank_holder"' in page
+    url = f"/qualification/dossiers/{application.id}/instruction"
+    refused = client.post(url, data={"csrf_token": csrf_token_from(page), "action": "accept_bank_holder"})
+    assert refused.status_code == 422 and "Indiquez pourquoi" in unescape(refused.get_data(as_text=True))
+    accepted = client.post(url, data={"csrf_token": csrf_token_from(page), "action": "accept_bank_holder",
+                                      "reason": "Compte du trésorier le temps de l'ouverture"})
+    assert accepted.status_code == 302
+    after = unescape(client.get(f"/qualification/dossiers/{application.id}").get_data(as_text=True))
+    assert 'value="accept_bank_holder"' not in after and "ne correspond pas" not in after
+    session.expire_all()
+    assert api.get_application(session, application.id).account_holder_accepted == "Jean Dupont"
+
+
+def test_staff_accept_the_holder_from_the_command_line(app, session, storage):
+    application = _submitted(session, storage, "Jean Dupont")
+    session.commit()
+    result = CliRunner().invoke(cli, ["qualification", "accept-bank-holder", str(application.id), "--reason",
+                                      "Compte du trésorier"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code == 0, result.output
+    assert f"Dossier n° {application.id} : titulaire « Jean Dupont » accepté." in result.output
+    session.expire_all()
+    assert next(i for i in api.checklist(api.get_application(session, application.id)) if i.key == "bank_holder").done

@@ -167,3 +167,11 @@ def test_a_first_order_on_a_territory_reaches_the_minimum_unless_staff_record_an
     assert api.create_order(session, ACTOR, world.sponsor, booklets=200, territories=["departement:24"]).id
     api.change_fee_rule(session, ACTOR, "order_minimum_cents", 500_000, date.today().replace(day=1))
     assert api.create_order(session, ACTOR, world.sponsor, booklets=50, territories=["departement:40"]).id
+
+
+@pytest.mark.parametrize("kind, value", [("vintage_expiry_mmdd", 1340), ("vintage_expiry_mmdd", 230),
+                                         ("vat_rate_bp", 12_000), ("order_minimum_cents", -1)])
+def test_dated_settings_refuse_values_that_mean_nothing(session, kind, value):
+    with pytest.raises(DomainError) as refused:
+        api.change_fee_rule(session, ACTOR, kind, value, date(2031, 1, 1))
+    assert (refused.value.code, refused.value.field) == ("invalid_fee_rule", "value")

@@ -68,9 +68,12 @@ def test_report_page_and_csv_for_the_sponsor_only(client, session, world):
     page = client.get(f"/pass/commandes/{world.order.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'data-key="redeemed">1<' in html and world.venue.nom in html
+    assert "3 carnets de 10 chèques de 10,00\xa0€" in html and f"millésime {world.order.vintage}" in html
+    assert 'data-key="usage_rate">3,3\u202f%<' in html  # 1 of 30 cheques, the French way
     response = client.get(f"/pass/commandes/{world.order.id}/rapport.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True)), delimiter=";"))
     figures = {(r["section"], r["indicateur"]): r["valeur"] for r in rows if r["section"] in ("total", "perdus")}
     assert figures[("total", "redeemed")] == "1" and figures[("total", "issued")] == "30"
     assert figures[("perdus", "never_distributed")] == "20"
+    assert figures[("total", "vintage")] == str(world.order.vintage)

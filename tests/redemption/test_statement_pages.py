@@ -9,6 +9,7 @@ import pytest
 
 from directory import api as directory_api
 from directory.models import Role
+from directory.navigation import entries_for
 from redemption import api, invoices
 from tests.builders import ACTOR, PASSWORD, distribute, make_venue, sign_in, staff_user, venue_user
 
@@ -101,7 +102,9 @@ def test_staff_see_every_venue_and_filter(client, session, world, closed):
     session.commit()
     sign_in(client, "equipe@aptic-exemple.fr")
     html = client.get("/pass/releves").get_data(as_text=True)
-    assert "Centre social du Lac" in html and "Médiathèque de Bordeaux" in html and "6 relevés" in html
+    # Staff start from the last closed month, every venue.
+    assert "Mois affiché : octobre 2026" in html and "2 relevés" in html
+    assert "Centre social du Lac</td>" in html and "Médiathèque de Bordeaux</td>" in html
     filtered = client.get(f"/pass/releves?venue_id={stranger.id}").get_data(as_text=True)
     assert "3 relevés" in filtered and "Médiathèque de Bordeaux</td>" not in filtered
     assert "2 relevés" in client.get("/pass/releves?month=2026-09").get_data(as_text=True)
@@ -116,3 +119,8 @@ def test_other_roles_do_not_reach_statements(client, session, world):
     assert client.get("/pass/releves").status_code == 302
     sign_in(client, "ccas@exemple.fr")
     assert client.get("/pass/releves").status_code == 403
+
+
+def test_the_statements_page_is_on_the_venue_and_staff_menus(app):
+    for role in (Role.VENUE_STAFF, Role.APTIC_STAFF):
+        assert "redemption.statements" in [entry.endpoint for entry in entries_for(role)]

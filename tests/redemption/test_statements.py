@@ -132,6 +132,19 @@ def test_the_scheduled_job_closes_the_previous_month(session, world, connection)
     assert [(s.venue_id, s.gross_cents) for s in statements] == [(world.venue.id, 1000)]
 
 
+def test_the_scheduled_job_catches_up_missed_months_in_order(session, world, connection):
+    distribute(session, world, 0)
+    this_month = date.today().replace(day=1)
+    months = [(this_month - timedelta(days=1 + 31 * back)).replace(day=1) for back in (2, 1, 0)]
+    redeem_at(session, world, world.venue, world.codes(0)[:1], datetime.combine(months[0].replace(day=15),
+                                                                                  datetime.min.time(), UTC))
+    session.commit()
+    api.SCHEDULED_JOBS[0].run(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+    # The first month with the cheque, then the monthly fee alone in each following month.
+    assert [[(s.cheque_count, s.fee_cents, s.carried_out_cents) for s in api.statements_for_month(session, month)]
+            for month in months] == [[(1, 700, 0)], [(0, 700, 700)], [(0, 700, 1400)]]
+
+
 def test_paris_month_bounds():
     start, end = api.month_bounds(date(2026, 3, 1))
     assert start == datetime(2026, 2, 28, 23, tzinfo=UTC) and end == datetime(2026, 3, 31, 22, tzinfo=UTC)
