@@ -42,4 +42,13 @@ def load(instance_path: Path) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "JSON_SORT_KEYS": False,
         "LOG_LEVEL": os.environ.get("APTIC_LOG_LEVEL", "INFO"),
+        # --- hardening (issue 16) ---
+        # Reverse proxies in front of the app (hops whose X-Forwarded-* headers are trusted); 0 = none.
+        "TRUSTED_PROXIES": int(os.environ.get("APTIC_TRUSTED_PROXIES", "0")),
+        # Who may frame /embed (CSP frame-ancestors); every other page may not be framed.
+        "EMBED_ANCESTORS": os.environ.get("APTIC_EMBED_ANCESTORS", "*"),
+        # The public address written in the OpenAPI `servers` entry (never taken from the request).
+        "PUBLIC_URL": os.environ.get("APTIC_PUBLIC_URL", ""),
+        # Request bodies above this are refused (413) before being read: just above the largest upload.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("APTIC_MAX_REQUEST_BYTES", str(10 * 1024 * 1024 + 256 * 1024))),
     }
