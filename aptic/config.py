@@ -36,6 +36,8 @@ def load(instance_path: Path) -> dict[str, Any]:
         "QUALIFICATION_UPLOAD_DIR": os.environ.get("APTIC_UPLOAD_DIR", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Explicit, since Flask-Limiter's single extension keeps the last app's choice otherwise.
+        "RATELIMIT_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("APTIC_SECURE_COOKIES", "0") == "1",

@@ -17,10 +17,9 @@ from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from directory.db import MAX_ID
 from directory.errors import InvalidInput
 
-# The largest id the databases store (PostgreSQL `integer`); a larger one in a URL is simply unknown.
-MAX_ID = 2**31 - 1
 # C0 controls except tab, line feed and carriage return, DEL and the C1 controls.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _OPENING_TAGS = re.compile(r"<(script|style)(?=[\s>])", re.IGNORECASE)

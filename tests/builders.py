@@ -231,7 +231,8 @@ class Cast:
 def two_of_each_kind(session: Session) -> Cast:
     """APTIC staff, and for sponsor, distributor and venue operator an organisation A and a B with one user each.
 
-    A owns an order, a distributed booklet with one redemption at its venue, an application and an API key.
+    A owns an order, a distributed booklet with one redemption at its venue, an application and two API keys
+    (`tokens['venue']` for its scanner, `ids['key']` a spare one).
     """
     aptic = directory_api.create_organisation(session, ACTOR, name="APTIC", legal_form="association",
                                               rna="W751000001", is_aptic=True)
@@ -265,7 +266,8 @@ def two_of_each_kind(session: Session) -> Cast:
     redemption_api.record_distribution(session, ACTOR, orgs["distributor"][0], booklet, "BEN-A")
     redemption, _ = redemption_api.redeem(session, ACTOR, venue, [booklet.cheques[0].code], "premiers-pas")
     application = qualification_api.create_application(session, ACTOR, orgs["venue"][0])
-    key, token = directory_api.create_api_key(session, ACTOR, orgs["venue"][0], "douchette A", venue)
+    _, token = directory_api.create_api_key(session, ACTOR, orgs["venue"][0], "douchette A", venue)
+    key, _ = directory_api.create_api_key(session, ACTOR, orgs["venue"][0], "douchette de secours A", venue)
     _, token_b = directory_api.create_api_key(session, ACTOR, orgs["venue"][1], "douchette B", venue_b)
     session.flush()
     ids = {"order": order.id, "redemption": redemption.id, "application": application.id, "venue": venue.id,

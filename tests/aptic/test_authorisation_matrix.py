@@ -79,6 +79,19 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/qualification/densite", "qualification.density"):  (L, 200, 403, 403, 403, 403, 403, 403),
     ("GET", "/signalements", "maps.reports"):                    (L, 200, 403, 403, 403, 403, 403, 403),
     ("GET", "/cartographie/reconstructions", "maps.rebuild_runs"): (L, 200, 403, 403, 403, 403, 403, 403),
+    # organisations, accounts, API keys (staff; venue staff for its own keys)
+    ("GET", "/organisations", "directory.organisations"):        (L, 200, 403, 403, 403, 403, 403, 403),
+    ("GET", "/comptes", "directory.users"):                      (L, 200, 403, 403, 403, 403, 403, 403),
+    ("GET", "/comptes/nouveau", "directory.new_user"):           (L, 200, 403, 403, 403, 403, 403, 403),
+    ("POST", "/comptes/nouveau", "directory.new_user"):          (L, 422, 403, 403, 403, 403, 403, 403),
+    # staff deactivates venue A's user, then reactivates it (so that its own column can still sign in)
+    ("POST", "/comptes/{user}/desactiver", "directory.deactivate_user"): (L, 302, 403, 403, 403, 403, 403, 403),
+    ("POST", "/comptes/{user}/reactiver", "directory.reactivate_user"): (L, 302, 403, 403, 403, 403, 403, 403),
+    ("GET", "/compte/mot-de-passe", "directory.change_password"): (L, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/compte/mot-de-passe", "directory.change_password"): (L, 422, 422, 422, 422, 422, 422, 422),
+    ("GET", "/cles-api", "directory.api_keys"):                  (L, 200, 403, 403, 403, 403, 200, 200),
+    ("POST", "/cles-api", "directory.api_keys"):                 (L, 422, 403, 403, 403, 403, 422, 422),
+    ("POST", "/cles-api/{key}/revoquer", "directory.revoke_api_key"): (L, 302, 403, 403, 403, 403, 302, 403),
     # last, as each role's client is reused from cell to cell
     ("POST", "/deconnexion", "directory.logout"):                (L, 302, 302, 302, 302, 302, 302, 302),
 }
