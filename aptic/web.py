@@ -45,7 +45,33 @@ def openapi_document() -> dict:
     document = current_app.extensions["aptic.rest_api"].spec.to_dict()
     document["servers"] = [{"url": current_app.config["PUBLIC_URL"].rstrip("/") or "/"}]
     document["paths"] = dict(sorted(document["paths"].items()))
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters":
+                _list_edge_errors(path, method, operation)
     return document
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{params.ERROR_SCHEMA_NAME}"}}}}
+
+
+def _list_edge_errors(path: str, method: str, operation: dict) -> None:
+    """The answers the shell itself may give on any operation, listed one by one instead of `default`."""
+    responses = operation.setdefault("responses", {})
+    responses.pop("default", None)
+    edge = {
+        "400": "Paramètre invalide (codes : `control_character`, `invalid_parameter`)",
+        "500": "Erreur interne (code : `internal_error`)",
+        "503": "Service momentanément indisponible (code : `database_busy`)",
+    }
+    if "{" in path:
+        edge["404"] = "Introuvable (code : `not_found`, dont un identifiant hors limites)"
+    if method in ("post", "put", "patch"):
+        edge["413"] = "Corps de requête trop volumineux (code : `payload_too_large`)"
+    for status, description in edge.items():
+        responses.setdefault(status, _error_response(description))
 
 
 def init_rest_api(app: Flask) -> None:
