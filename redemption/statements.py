@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from directory.api import Actor, record_audit, record_audits
+from directory.csv_files import SafeWriter
 from directory.db import ScheduledJob, transaction_lock, unit_of_work, utcnow
 from directory.errors import InvalidInput
 from redemption.fees import round_half_up, rule_in_force
@@ -94,7 +94,7 @@ def statement_payload(statement: Statement) -> dict[str, Any]:
 
 def statements_csv(statements: list[Statement]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = SafeWriter(out, delimiter=";")
     writer.writerow([name for name, _ in STATEMENT_CSV_COLUMNS])
     for statement in statements:
         payload = statement_payload(statement)
