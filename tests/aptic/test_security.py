@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -144,3 +145,26 @@ def test_behind_a_trusted_proxy_sign_in_failures_lock_out_only_their_client(data
 
     assert [attempt(attacker, "203.0.113.9", "mauvais mot de passe") for _ in range(11)][-1] == 429
     assert attempt(colleague, "203.0.113.10", PASSWORD) == 302
+
+
+def test_a_nul_byte_in_distribution_or_an_oversized_upload_is_a_clear_4xx(client, session):
+    from tests.builders import two_of_each_kind
+
+    cast = two_of_each_kind(session)
+    session.commit()
+    sign_in(client, cast.users["distributor"].email)
+    token = csrf_token_from(client.get("/pass/distribution").get_data(as_text=True))
+    response = client.post("/pass/distribution", data={"csrf_token": token, "booklet": "AB12",
+                                                        "beneficiary_ref": "BEN\x00-1"},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "beneficiary_ref"
+    client.post("/deconnexion", data={"csrf_token": token})
+    sign_in(client, cast.users["venue"].email)
+    page = client.get(f"/qualification/dossiers/{cast.ids['application']}").get_data(as_text=True)
+    upload = client.post(f"/qualification/dossiers/{cast.ids['application']}/documents",
+                         data={"csrf_token": csrf_token_from(page), "kind": "statuts",
+                               "file": (io.BytesIO(b"%PDF" + b"0" * (11 * 1024 * 1024)), "gros.pdf")},
+                         content_type="multipart/form-data")
+    assert upload.status_code == 413
+    assert "trop volumineux" in upload.get_data(as_text=True)
