@@ -154,3 +154,11 @@ def test_the_command_line_lists_and_revokes_keys_and_deactivates_users(app, sess
     assert changed.exit_code == 0, changed.output
     assert sign_in(app.test_client(), user.email, "une autre phrase longue").status_code == 302
     assert run(app, "users", "deactivate", "2147483648").exit_code == 1
+
+
+def test_commands_answer_an_out_of_range_id_in_french(app):
+    for args in (["api-keys", "create", "--organisation", "9223372036854775808"],
+                 ["users", "reactivate", "9223372036854775808"]):
+        result = run(app, *args)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "Aucun compte" in result.output or "Cette organisation n'existe pas" in result.output
