@@ -117,6 +117,9 @@ def handle_csrf_error(error: CSRFError):
 def handle_http_error(error: HTTPException):
     status = error.code or 500
     code, message = HTTP_ERRORS.get(status, ("http_error", error.description or "Erreur."))
+    if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+        limit = french.number(current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024), 0)
+        message = f"L'envoi dépasse la taille maximale acceptée ({limit} Mo) : choisissez un fichier plus léger."
     response = make_response(error_response(status, {"code": code, "message": message}))
     if "Allow" in (headers := dict(error.get_headers())):
         response.headers["Allow"] = headers["Allow"]
