@@ -113,7 +113,7 @@ def refuse_control_characters() -> None:
             if CONTROL_CHARACTERS.search(text):
                 raise InvalidInput(
                     f"Le champ « {field or 'corps'} » contient un caractère de contrôle (ex. octet nul) : retirez-le.",
-                    field=field or "body", code="control_character",
+                    field=field or "body", code="control_character", status=400,
                 )
 
 

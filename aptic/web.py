@@ -45,7 +45,33 @@ def openapi_document() -> dict:
     document = current_app.extensions["aptic.rest_api"].spec.to_dict()
     document["servers"] = [{"url": current_app.config["PUBLIC_URL"].rstrip("/") or "/"}]
     document["paths"] = dict(sorted(document["paths"].items()))
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters":
+                _list_edge_errors(path, method, operation)
     return document
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{params.ERROR_SCHEMA_NAME}"}}}}
+
+
+def _list_edge_errors(path: str, method: str, operation: dict) -> None:
+    """The answers the shell itself may give on any operation, listed one by one instead of `default`."""
+    responses = operation.setdefault("responses", {})
+    responses.pop("default", None)
+    edge = {
+        "400": "Paramètre invalide (codes : `control_character`, `invalid_parameter`)",
+        "500": "Erreur interne (code : `internal_error`)",
+        "503": "Service momentanément indisponible (code : `database_busy`)",
+    }
+    if "{" in path:
+        edge["404"] = "Introuvable (code : `not_found`, dont un identifiant hors limites)"
+    if method in ("post", "put", "patch"):
+        edge["413"] = "Corps de requête trop volumineux (code : `payload_too_large`)"
+    for status, description in edge.items():
+        responses.setdefault(status, _error_response(description))
 
 
 def init_rest_api(app: Flask) -> None:
@@ -91,6 +117,9 @@ def handle_csrf_error(error: CSRFError):
 def handle_http_error(error: HTTPException):
     status = error.code or 500
     code, message = HTTP_ERRORS.get(status, ("http_error", error.description or "Erreur."))
+    if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+        limit = french.number(current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024), 0)
+        message = f"L'envoi dépasse la taille maximale acceptée ({limit} Mo) : choisissez un fichier plus léger."
     response = make_response(error_response(status, {"code": code, "message": message}))
     if "Allow" in (headers := dict(error.get_headers())):
         response.headers["Allow"] = headers["Allow"]

@@ -13,8 +13,14 @@ from directory.accounts import (
     authenticate_api_key,
     create_api_key,
     create_user,
+    end_sessions,
+    get_user,
+    list_api_keys,
+    list_users,
     may_see_organisation,
     revoke_api_key,
+    set_active,
+    set_password,
     sign_in,
 )
 from directory.audit import Actor, audit_trail, jsonable, record_audit, record_audits
@@ -31,7 +37,7 @@ from directory.nearby import (
     nearby_venues,
     resolve_place,
 )
-from directory.organisations import clean_rna, clean_siret, create_organisation, get_organisation
+from directory.organisations import clean_rna, clean_siret, create_organisation, get_organisation, list_organisations
 from directory.referential import (
     REFERENTIAL_FILE,
     active_services,
@@ -84,7 +90,7 @@ __all__ = [
     # referential
     "REFERENTIAL_FILE", "active_services", "load_referential", "services_by_slugs", "services_for_standard",
     # organisations
-    "clean_rna", "clean_siret", "create_organisation", "get_organisation",
+    "clean_rna", "clean_siret", "create_organisation", "get_organisation", "list_organisations",
     # venue fields
     "EMAIL", "PHONE", "REQUIRED_FIELDS", "URL", "VENUE_FIELD", "VENUE_FIELDS", "FieldKind", "VenueField",
     "clean_email", "normalize_phone", "parse_date", "venue_field_names",
@@ -95,7 +101,8 @@ __all__ = [
     "DayHours", "is_open_at", "validate_opening_hours", "venue_hours", "venue_timezone", "week_hours",
     # accounts
     "active_user", "add_membership", "authenticate", "authenticate_api_key", "create_api_key", "create_user",
-    "may_see_organisation", "revoke_api_key", "sign_in",
+    "end_sessions", "get_user", "list_api_keys", "list_users", "may_see_organisation", "revoke_api_key", "set_active",
+    "set_password", "sign_in",
     # nearby search
     "NEARBY_DEFAULT_LIMIT", "NEARBY_DEFAULT_RADIUS_KM", "NEARBY_LIST_FILTERS", "NEARBY_MAX_LIMIT",
     "NEARBY_MAX_RADIUS_KM", "NearbyResult", "NearbyVenue", "Place", "nearby_venues", "resolve_place",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from stdnum.fr import siret as stdnum_siret
 
 from directory.audit import Actor, record_audit
+from directory.db import MAX_ID
 from directory.errors import Conflict, InvalidInput, NotFound
 from directory.models import LegalForm, Organisation
 from directory.territories import commune_by_code
@@ -114,7 +115,7 @@ def create_organisation(
 
 
 def get_organisation(session: Session, organisation_id: int) -> Organisation:
-    organisation = session.get(Organisation, organisation_id)
+    organisation = session.get(Organisation, organisation_id) if 0 < organisation_id <= MAX_ID else None
     if organisation is None:
         raise NotFound("Cette organisation n'existe pas.", field="organisation", code="unknown_organisation")
     return organisation

@@ -44,7 +44,7 @@ class _Parameter(fields.Field):
         return self.data_key or self.name or "?"
 
     def fail(self, message: str) -> ValidationError:
-        return ValidationError(message.format(name=self.parameter))
+        return ValidationError(message.replace("{name}", self.parameter))
 
     def deserialize(self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -193,7 +193,7 @@ _FRENCH_MESSAGES = {
 
 
 def _french(message: str, name: str) -> str:
-    return _FRENCH_MESSAGES.get(message, message).format(name=name)
+    return _FRENCH_MESSAGES.get(message, message).replace("{name}", name)
 
 
 parser = FrenchParser()

@@ -9,7 +9,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from directory.audit import Actor, jsonable, record_audit
-from directory.db import point_wkt
+from directory.db import MAX_ID, point_wkt
 from directory.errors import InvalidInput, NotFound
 from directory.models import VENUE_STATUS_LABELS, Venue, VenueStatus
 from directory.organisations import get_organisation
@@ -122,7 +122,7 @@ def set_venue_status(session: Session, actor: Actor, venue: Venue, status: Venue
 
 
 def get_venue(session: Session, venue_id: int) -> Venue:
-    venue = session.get(Venue, venue_id)
+    venue = session.get(Venue, venue_id) if 0 < venue_id <= MAX_ID else None
     if venue is None:
         raise NotFound("Ce lieu n'existe pas.", field="venue", code="unknown_venue")
     return venue

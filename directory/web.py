@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse as parse_limit
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -29,6 +30,14 @@ login_manager.login_view = "directory.login"
 login_manager.login_message = "Connectez-vous pour accéder à cette page."
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def count_anonymous_failure(scope: str, limit: str) -> None:
+    """One more failed unauthenticated attempt from this address (behind the trusted proxies, the
+    client's own); beyond `limit` the answer is 429. Called only once a credential was refused, so
+    a valid key or session never shares this bucket and cannot be locked out by someone else's failures."""
+    if limiter.enabled and not limiter.limiter.hit(parse_limit(limit), scope, get_remote_address()):
+        abort(429)
 
 
 def request_session() -> Session:

@@ -5,7 +5,6 @@ Ids are APTIC venue ids: importing an export with `--source aptic` finds the sam
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.api import VENUE_FIELDS, venue_coordinates
+from directory.csv_files import SafeDictWriter
 from directory.db import PARIS_TZ
 from directory.models import Venue, VenueStatus
 from ingestion import standard
@@ -68,7 +68,7 @@ def export_venues(session: Session, path: Path, fmt: str, *, published_only: boo
     rows = [venue_row(venue) for venue in venues_to_export(session, published_only)]
     if fmt == "csv":
         with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=standard.field_names(standard.V1))
+            writer = SafeDictWriter(handle, fieldnames=standard.field_names(standard.V1))
             writer.writeheader()
             writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
     elif fmt == "json":

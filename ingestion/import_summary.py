@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from directory.csv_files import SafeDictWriter
 from ingestion.standard import CleanRow, Issue
 
 BUCKETS = ("created", "updated", "unchanged", "merged", "rejected")
@@ -58,7 +58,7 @@ class ImportSummary:
 
     def write_report(self, path: Path) -> None:
         with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=REPORT_COLUMNS)
+            writer = SafeDictWriter(handle, fieldnames=REPORT_COLUMNS)
             writer.writeheader()
             writer.writerows(self.report)
 

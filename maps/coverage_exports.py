@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
@@ -17,6 +16,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from directory.csv_files import SafeWriter
 from directory.models import Service, Territory, Venue, VenueService
 from maps.coverage import (
     COVERAGE_LEVELS,
@@ -203,7 +203,7 @@ def coverage_csv(communes: list[dict[str, Any]]) -> str:
     """The per-commune figures as CSV (`;`-separated, UTF-8 with BOM, as spreadsheets expect in France)."""
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = SafeWriter(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(COVERAGE_CSV_COLUMNS)
     for c in communes:
         writer.writerow([

@@ -18,6 +18,7 @@ from directory.db import utcnow
 from directory.errors import InvalidInput, InvalidTransition, NotFound
 from directory.models import Organisation, Venue
 from directory.transitions import StateMachine
+from qualification import uploads
 from qualification.checklist import missing_items, required_documents
 from qualification.errors import ApplicationIncomplete, BankDetailsInvalid, DocumentRejected
 from qualification.models import (
@@ -159,6 +160,8 @@ def store_document(session: Session, actor: Actor, application: Application, kin
     if document is None:
         document = ApplicationDocument(kind=kind)
         application.documents.append(document)
+    else:
+        uploads.delete_after_commit(session, folder / document.stored_name)
     document.original_name = (secure_filename(filename or "") or f"document{extension}")[:200]
     document.stored_name = stored_name
     document.content_type = content_type

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from directory import french
 from directory.api import get_venue
 from directory.cli import cli_actor, command_unit_of_work, emit
-from qualification import api
+from directory import french
+from qualification import api, uploads
 
 
 @click.group("qualification")
@@ -32,6 +34,23 @@ def density(level: str | None, over_quota: bool, as_json: bool) -> None:
         for row in rows
     ]
     emit(as_json, {"territories": [row.as_dict() for row in rows]}, "\n".join(lines) or "Aucun territoire.")
+
+
+@qualification.command("sweep-uploads")
+@click.option("--grace-hours", type=float, default=24.0, show_default=True,
+              help="Ne touche pas aux fichiers plus récents (envoi en cours).")
+@click.option("--dry-run", is_flag=True, help="Affiche ce qui serait supprimé, sans rien supprimer.")
+@with_appcontext
+def sweep_uploads(grace_hours: float, dry_run: bool) -> None:
+    """Supprime les fichiers de pièces justificatives qu'aucun dossier ne référence plus."""
+    storage = api.upload_storage(current_app.config, current_app.instance_path)
+    with command_unit_of_work() as session:
+        report = uploads.sweep_orphans(session, storage, grace_hours * 3600, dry_run=dry_run)
+    removed = len(report.removed)
+    verb = "à supprimer" if dry_run else french.plural(removed, "supprimé", "supprimés")
+    click.echo(f"{french.count(removed, 'fichier orphelin', 'fichiers orphelins')} {verb} "
+               f"({french.number(report.removed_bytes / 1_000_000, 1)} Mo) ; "
+               f"{french.count(report.kept, 'fichier conservé', 'fichiers conservés')}.")
 
 
 @qualification.group("quota")

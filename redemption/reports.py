@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.csv_files import SafeWriter
 from directory.db import utcnow
 from directory.models import Organisation, Service, Territory, TerritoryLevel, Venue
 from redemption.models import Booklet, Cheque, ChequeStatus, Order, OrderStatus, Redemption, RedemptionStatus
@@ -113,7 +113,7 @@ def sponsor_report(session: Session, order: Order, today: date | None = None) ->
 def report_csv(report: dict[str, Any]) -> str:
     """The report in long form: one row per figure (section, territory, month, indicator, value)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = SafeWriter(out, delimiter=";")
     writer.writerow(["commande", "section", "territoire", "mois", "indicateur", "valeur"])
     order_id = report["order"]["id"]
     for key, value in report["totals"].items():

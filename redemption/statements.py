@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from directory.api import Actor, record_audit, record_audits
+from directory.csv_files import SafeWriter
 from directory.db import ScheduledJob, transaction_lock, unit_of_work, utcnow
 from directory.csv_files import SafeWriter
 from directory.errors import Conflict, InvalidInput

@@ -21,7 +21,7 @@ from directory.models import Role, Venue
 from directory.navigation import menu_entry
 from directory import params
 from directory.params import ApiBlueprint, JsonBody, Schema
-from directory.web import csrf, current_actor, limiter, request_session, role_required
+from directory.web import count_anonymous_failure, csrf, current_actor, limiter, request_session, role_required
 from redemption import access, invoices, redemptions
 from redemption.booklets import get_booklet
 from redemption.distribution import record_distribution
@@ -69,9 +69,9 @@ def _failures_per_address() -> str:
 
 
 def failure_limited(view: Any) -> Any:
-    view = limiter.limit(_failures_per_credential, key_func=_credential_key, deduct_when=_failed,
+    """Failures counted per API key or signed-in user; refused credentials also per address (`_api_venue`)."""
+    return limiter.limit(_failures_per_credential, key_func=_credential_key, deduct_when=_failed,
                          scope="redemption-credential")(view)
-    return limiter.limit(_failures_per_address, deduct_when=_failed, scope="redemption-address")(view)
 
 
 # ------------------------------------------------------------------------------------ API
@@ -127,10 +127,15 @@ def _api_venue(body: dict[str, Any]) -> tuple[Venue, Actor]:
     """A scanner's API key, or venue staff signed in on the site (then with a CSRF token)."""
     token = _bearer_token()
     if token is not None:
-        return access.venue_of_api_key(request_session(), token)
+        try:
+            return access.venue_of_api_key(request_session(), token)
+        except Unauthenticated:
+            count_anonymous_failure("redemption-address", _failures_per_address())
+            raise
     if current_user.is_authenticated and current_user.has_role(Role.VENUE_STAFF):
         csrf.protect()
         return access.staff_venue(request_session(), current_user, body.get("venue_id")), current_actor()
+    count_anonymous_failure("redemption-address", _failures_per_address())
     raise Unauthenticated("Authentifiez-vous avec la clé d'API du lieu (Authorization: Bearer …).",
                           field="Authorization")
 

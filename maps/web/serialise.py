@@ -152,6 +152,18 @@ class VenuePropertiesSchema(Schema):
                         cls_or_instance=fields.Dict())
     date_maj = _nullable(fields.Date)
     url = _uri()
+    # The venue sheet's fields of the national schema (GET /venues/{id} only).
+    telephone = _nullable(fields.String)
+    courriels = fields.List(fields.String())
+    site_web = fields.List(fields.String())
+    prise_rdv = _nullable(fields.String)
+    frais_a_charge = fields.List(fields.String())
+    modalites_accompagnement = fields.List(fields.String())
+    modalites_acces = fields.List(fields.String())
+    publics_specifiquement_adresses = fields.List(fields.String())
+    prise_en_charge_specifique = fields.List(fields.String())
+    fiche_acces_libre = _nullable(fields.String)
+    source = _nullable(fields.String)
 
 
 class VenueFeatureSchema(Schema):

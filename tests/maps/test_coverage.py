@@ -257,7 +257,7 @@ def test_page_shows_figures_map_and_zones_blanches(client, lozere):
     assert "Part de la population \\u00e0 moins de 20 km d\\u0027un lieu de niveau 2 (%)" in html  # the legend
     assert "Médiathèque de Mende" in html  # the venue on top of the choropleth
     assert "Candidat de Florac" not in html
-    assert '<option value="20" selected>' in html and "window.print()" in html
+    assert '<option value="20" selected>' in html and "data-print" in html
     assert f"/couverture/zone/{ZONE}/export.csv?level=2&amp;distance_km=20" in html
     assert client.get("/couverture/departement/48?distance_km=loin").status_code == 400
     assert client.get("/couverture/region/76").status_code == 200
@@ -358,3 +358,15 @@ def test_weekly_rebuild_refreshes_the_coverage(session, lozere):
     assert run.report["coverage"]["venues"] == 3, run.error
     after = figures_of(session, "commune", FLORAC)
     assert after["lieux"]["total"] == 1 and after["zones_blanches"]["communes"] == 0
+
+
+def test_a_formula_in_a_commune_name_comes_out_inert_in_the_coverage_csv():
+    from maps.coverage_exports import coverage_csv
+
+    commune = {"code": "46042", "name": "=HYPERLINK(\"x\")", "departement": "46", "population": 19_000,
+               "distance_level1_km": 1.5, "distance_level2_km": None, "distance_level3_km": -0.0, "venues": 1,
+               "venues_level1": 1, "venues_level2": 0, "venues_level3": 0, "covered": True, "zone_blanche": False,
+               "fragility": None, "accessibility": None}
+    row = next(csv.DictReader(io.StringIO(coverage_csv([commune]).lstrip("\ufeff")), delimiter=";"))
+    assert row["commune"] == "'=HYPERLINK(\"x\")"
+    assert row["distance_niveau_1_km"] == "1.5" and row["distance_niveau_3_km"] == "-0.0"

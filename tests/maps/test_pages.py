@@ -109,7 +109,7 @@ def test_venue_page(client, venues, lyon):
     assert "Accueil adapté : Seniors" in page and "Prise en charge spécifique : Surdité" in page
     assert "Région Auvergne-Rhône-Alpes, mise à jour le 01/03/2020" in page
     assert "ces informations ont plus d'un an" in page
-    assert "window.print()" in page and f'href="/lieux/{venue.id}/signaler"' in page
+    assert "data-print" in page and f'href="/lieux/{venue.id}/signaler"' in page
     assert 'aria-label="Fil d\'Ariane"' in page and ">Rhône</a>" in page and ">Auvergne-Rhône-Alpes</a>" in page
 
 

@@ -1,10 +1,12 @@
 """POST /api/v1/redemptions: every refusal with its status and code, all-or-nothing, retries, cancel."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from aptic import create_app
 from directory import api as directory_api
 from directory.db import utcnow
 from directory.models import AuditEvent
@@ -174,7 +176,9 @@ def test_cancel_within_24_hours_then_the_cheque_is_usable_again(client, session,
     created = post(client, world, [code]).get_json()
     assert_refused(client.post(f"/api/v1/redemptions/{created['id']}/cancel", headers=bearer(world, "other")),
                    404, "unknown_redemption")
-    assert_refused(client.post("/api/v1/redemptions/99999999999/cancel", headers=bearer(world)), 404, "unknown_redemption")
+    assert_refused(client.post("/api/v1/redemptions/2000000000/cancel", headers=bearer(world)), 404, "unknown_redemption")
+    # Beyond what the database stores, the route itself does not match.
+    assert_refused(client.post("/api/v1/redemptions/99999999999/cancel", headers=bearer(world)), 404, "not_found")
     cancelled = client.post(f"/api/v1/redemptions/{created['id']}/cancel", headers=bearer(world))
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert_refused(client.post(f"/api/v1/redemptions/{created['id']}/cancel", headers=bearer(world)),
@@ -218,11 +222,35 @@ def test_failed_attempts_are_rate_limited_per_key(app, client, world):
     assert post(client, world, [codes.new_code()], who="other").status_code == 404
 
 
-def test_failed_attempts_are_rate_limited_per_address(app, client, world):
+def _unknown_key(client, address="192.0.2.10"):
+    return client.post("/api/v1/redemptions", json={"codes": ["X"], "service": "premiers-pas"},
+                       headers={"Authorization": f"Bearer aptic_{uuid.uuid4().hex[:8]}_nope",
+                                "X-Forwarded-For": address})
+
+
+def test_refused_keys_are_limited_per_address_without_locking_out_valid_keys(app, client, session, world):
+    """Behind one proxy, random keys from one client neither block another venue nor another client."""
     app.config["REDEMPTION_FAILURES_PER_ADDRESS"] = "3 per minute"
+    for _ in range(3):
+        assert_refused(_unknown_key(client), 401, "unauthenticated")
+    assert_refused(_unknown_key(client), 429, "rate_limited")
+    distribute(session, world, 0)
+    session.commit()
+    valid = client.post("/api/v1/redemptions", json={"codes": [world.codes(0)[0]], "service": "premiers-pas"},
+                        headers={**bearer(world, "other"), "X-Forwarded-For": "192.0.2.10"})
+    assert valid.status_code == 201, valid.get_json()
+    # A known key's failures count on the key, not on the address.
     for who in ("venue", "other", "far"):
         assert post(client, world, [codes.new_code()], who=who).status_code == 404
-    assert_refused(post(client, world, [codes.new_code()], who="candidate"), 429, "rate_limited")
+
+
+def test_behind_trusted_proxies_each_client_has_its_own_failure_bucket(database_url, connection):
+    proxied = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test", "TRUSTED_PROXIES": 1,
+                          "REDEMPTION_FAILURES_PER_ADDRESS": "2 per minute"})
+    proxied.extensions["aptic.db"].bind_to(connection)
+    client = proxied.test_client()
+    assert [_unknown_key(client, "198.51.100.1").status_code for _ in range(3)] == [401, 401, 429]
+    assert _unknown_key(client, "198.51.100.2").status_code == 401
 
 
 def test_a_signed_in_venue_user_redeems_with_a_csrf_token(client, session, world):

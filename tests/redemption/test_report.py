@@ -77,3 +77,13 @@ def test_report_page_and_csv_for_the_sponsor_only(client, session, world):
     assert figures[("total", "redeemed")] == "1" and figures[("total", "issued")] == "30"
     assert figures[("perdus", "never_distributed")] == "20"
     assert figures[("total", "vintage")] == str(world.order.vintage)
+
+
+def test_a_formula_in_a_venue_or_commune_comes_out_inert_in_the_report_csv(session, world):
+    distribute(session, world, 0)
+    world.venue.nom, world.venue.commune = "@SUM(A1:A9)", "+33 Bordeaux"
+    api.redeem(session, ACTOR, world.venue, world.codes(0)[:1], "premiers-pas")
+    rows = list(csv.reader(io.StringIO(api.report_csv(api.sponsor_report(session, world.order))), delimiter=";"))
+    venue_row = next(r for r in rows if r[1] == "lieu")
+    assert venue_row[2] == "'+33 Bordeaux" and venue_row[4] == "cheques:@SUM(A1:A9)"
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)

@@ -149,3 +149,11 @@ def test_paris_month_bounds():
     start, end = api.month_bounds(date(2026, 3, 1))
     assert start == datetime(2026, 2, 28, 23, tzinfo=UTC) and end == datetime(2026, 3, 31, 22, tzinfo=UTC)
     assert end - start == timedelta(days=31, hours=-1)
+
+
+def test_a_formula_in_a_venue_name_comes_out_inert_in_the_statements_csv(session, world, used):
+    world.venue.nom = '=HYPERLINK("http://evil.example";"Cliquez")'
+    statements = api.close_month(session, ACTOR, date(2026, 1, 1), now=AFTER_ALL)["statements"]
+    rows = list(csv.DictReader(io.StringIO(api.statements_csv(statements)), delimiter=";"))
+    assert "'=HYPERLINK(\"http://evil.example\";\"Cliquez\")" in {r["lieu"] for r in rows}
+    assert all(not r["lieu"].startswith(("=", "+", "-", "@")) for r in rows)
