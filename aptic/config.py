@@ -35,7 +35,11 @@ def load(instance_path: Path) -> dict[str, Any]:
         # Qualification documents (IDs, bank details): outside any served folder; empty = instance folder.
         "QUALIFICATION_UPLOAD_DIR": os.environ.get("APTIC_UPLOAD_DIR", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
+        # Production (deploy/): keys of the shared rate-limit counters, so that sites can share one Redis.
+        "RATELIMIT_KEY_PREFIX": os.environ.get("APTIC_RATELIMIT_KEY_PREFIX", "aptic"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Explicit, since Flask-Limiter's single extension keeps the last app's choice otherwise.
+        "RATELIMIT_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("APTIC_SECURE_COOKIES", "0") == "1",
@@ -46,4 +50,13 @@ def load(instance_path: Path) -> dict[str, Any]:
         "ISSUER_NAME": os.environ.get("APTIC_ISSUER_NAME", "APTIC"),
         "ISSUER_SIRET": os.environ.get("APTIC_ISSUER_SIRET", "à renseigner (APTIC_ISSUER_SIRET)"),
         "ISSUER_ADDRESS": os.environ.get("APTIC_ISSUER_ADDRESS", "à renseigner (APTIC_ISSUER_ADDRESS)"),
+        # --- hardening (issue 16) ---
+        # Reverse proxies in front of the app (hops whose X-Forwarded-* headers are trusted); 0 = none.
+        "TRUSTED_PROXIES": int(os.environ.get("APTIC_TRUSTED_PROXIES", "0")),
+        # Who may frame /embed (CSP frame-ancestors); every other page may not be framed.
+        "EMBED_ANCESTORS": os.environ.get("APTIC_EMBED_ANCESTORS", "*"),
+        # The public address written in the OpenAPI `servers` entry (never taken from the request).
+        "PUBLIC_URL": os.environ.get("APTIC_PUBLIC_URL", ""),
+        # Request bodies above this are refused (413) before being read: just above the largest upload.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("APTIC_MAX_REQUEST_BYTES", str(10 * 1024 * 1024 + 256 * 1024))),
     }

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from aptic import security
 from aptic.schema import DOMAIN_PACKAGES, optional_module
 from directory import french, params
 from directory.errors import DomainError
@@ -42,7 +43,7 @@ def openapi() -> dict:
 
 def openapi_document() -> dict:
     document = current_app.extensions["aptic.rest_api"].spec.to_dict()
-    document["servers"] = [{"url": request.host_url.rstrip("/")}]
+    document["servers"] = [{"url": current_app.config["PUBLIC_URL"].rstrip("/") or "/"}]
     document["paths"] = dict(sorted(document["paths"].items()))
     return document
 
@@ -90,7 +91,10 @@ def handle_csrf_error(error: CSRFError):
 def handle_http_error(error: HTTPException):
     status = error.code or 500
     code, message = HTTP_ERRORS.get(status, ("http_error", error.description or "Erreur."))
-    return error_response(status, {"code": code, "message": message})
+    response = make_response(error_response(status, {"code": code, "message": message}))
+    if "Allow" in (headers := dict(error.get_headers())):
+        response.headers["Allow"] = headers["Allow"]
+    return response
 
 
 def handle_database_busy(error: SQLAlchemyTimeoutError):
@@ -110,6 +114,7 @@ def handle_unexpected_error(error: Exception):
 
 
 def init_app(app: Flask) -> None:
+    security.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

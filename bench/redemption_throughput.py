@@ -1,14 +1,16 @@
-"""Redemptions per second on PostGIS with concurrent scanners, next to pgbench on the same machine.
+"""Redemptions per second through the production server, next to pgbench on the same machine.
 
     .venv/bin/python bench/redemption_throughput.py [--clients 16] [--per-client 300] [--seconds 20]
-        [--admin-url postgresql+psycopg://root@127.0.0.1:5432/postgres]
+        [--workers N (default: CPU count)] [--admin-url postgresql+psycopg://root@127.0.0.1:5432/postgres]
 
 Creates a throwaway database (aptic_bench_<hex>), migrates it, loads territories and the
-referential, issues one order and gives each client its own venue, API key and cheques. Every
-client is a separate process (no shared interpreter lock) posting single-cheque deliveries to
-POST /api/v1/redemptions through the full Flask stack (authentication, rate limiter, checks,
-row lock, audit, commit). Then runs `pgbench -N` (simple-update) with the same client count on
-another throwaway database, and prints both figures. Both databases are dropped at the end.
+referential, issues one order and gives each client its own venue, API key and cheques. Starts
+the production profile: gunicorn with deploy/gunicorn.conf.py (workers = CPU count by default)
+and rate limits in the local Redis. Every client is a separate process posting single-cheque
+deliveries to POST /api/v1/redemptions over HTTP (authentication, rate limiter, checks, row lock,
+audit, commit). Prints redemptions/s and p50/p95 latency, then runs `pgbench -N` (simple-update)
+with the same client count on another throwaway database in the same run, and the ratio. Both
+databases are dropped at the end. The load average is printed: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -16,15 +18,23 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import re
+import statistics
 import subprocess
-import time
 from datetime import date, timedelta
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from support import POSTGRES_ADMIN_URL, prepare_database, throwaway_database
+from support import (
+    POSTGRES_ADMIN_URL,
+    Call,
+    gunicorn_server,
+    machine_load,
+    percentile,
+    prepare_database,
+    run_clients,
+    throwaway_database,
+)
 
-from aptic import create_app
 from directory import api as directory_api
 from directory.models import VenueStatus
 from redemption import api
@@ -58,38 +68,6 @@ def prepare(url: str, clients: int, per_client: int) -> list[tuple[str, list[str
     return [(token, codes[index * per_client : (index + 1) * per_client]) for index, token in enumerate(tokens)]
 
 
-def scanner(url: str, token: str, codes: list[str], barrier, results) -> None:
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SERVER_NAME": "aptic.test", "LOG_LEVEL": "WARNING"})
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
-    client.get("/healthz")
-    barrier.wait()
-    statuses: dict[int, int] = {}
-    for code in codes:
-        status = client.post("/api/v1/redemptions", json={"codes": [code], "service": "premiers-pas"}, headers=headers).status_code
-        statuses[status] = statuses.get(status, 0) + 1
-    results.put(statuses)
-
-
-def run_redemptions(url: str, work: list[tuple[str, list[str]]]) -> tuple[float, dict[int, int]]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(work) + 1)
-    results = context.Queue()
-    processes = [context.Process(target=scanner, args=(url, token, codes, barrier, results)) for token, codes in work]
-    for process in processes:
-        process.start()
-    barrier.wait()
-    started = time.perf_counter()
-    totals: dict[int, int] = {}
-    for _ in processes:
-        for status, count in results.get().items():
-            totals[status] = totals.get(status, 0) + count
-    elapsed = time.perf_counter() - started
-    for process in processes:
-        process.join()
-    return elapsed, totals
-
-
 def run_pgbench(admin_url: str, clients: int, seconds: int) -> float:
     # pgbench gets its own throwaway database (the postgis extension there is unused and harmless).
     with throwaway_database("postgis", admin_url) as database_url:
@@ -108,18 +86,28 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=20, help="Durée de pgbench.")
+    parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count(), help="Processus gunicorn.")
     parser.add_argument("--admin-url", default=POSTGRES_ADMIN_URL)
     args = parser.parse_args()
+    print(f"before: {machine_load()}")
     with throwaway_database("postgis", args.admin_url) as url:
-        work = prepare(url, args.clients, args.per_client)
-        elapsed, statuses = run_redemptions(url, work)
+        work = [
+            [Call("POST", "/api/v1/redemptions", {"codes": [code], "service": "premiers-pas"},
+                  {"Authorization": f"Bearer {token}"}) for code in codes]
+            for token, codes in prepare(url, args.clients, args.per_client)
+        ]
+        with gunicorn_server(url, args.workers) as site:
+            elapsed, statuses, latencies = run_clients(site.url(""), work)
+    print(f"after the redemptions: {machine_load()}")
     tps = run_pgbench(args.admin_url, args.clients, args.seconds)
     redeemed = statuses.get(201, 0)
     rate = redeemed / elapsed
-    print(f"machine: {multiprocessing.cpu_count()} CPU; {args.clients} concurrent clients")
+    print(f"gunicorn: {args.workers} sync workers; {args.clients} concurrent clients (one process each)")
     print(f"redemptions: {redeemed} in {elapsed:.2f} s = {rate:.0f} redemptions/s (HTTP statuses {statuses})")
+    print(f"latency: p50 {statistics.median(latencies) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms")
     print(f"pgbench -N (simple-update), {args.clients} clients, {args.seconds} s: {tps:.0f} tps")
-    print(f"ratio redemptions/s ÷ pgbench tps: {rate / tps:.2f}")
+    print(f"ratio redemptions/s ÷ pgbench tps: {rate / tps:.3f}")
+    print(f"end: {machine_load()}")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,17 @@ sys.path and they import it as `from support import ...`.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -69,3 +74,79 @@ def prepare_database(url: str) -> Engine:
         api.load_referential(session)
         session.commit()
     return engine
+
+
+# --- Load on the production server ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def gunicorn_server(url: str, workers: int, **settings: str) -> Iterator[Any]:
+    """The production profile (deploy/gunicorn.conf.py, Redis rate limits) on `url`, `workers` processes."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.production_site import production_environment, production_site
+
+    with tempfile.TemporaryDirectory() as folder:
+        environment = production_environment(url, Path(folder), APTIC_WEB_WORKERS=str(workers),
+                                             APTIC_LOG_LEVEL="WARNING", **settings)
+        with production_site(environment, Path(folder)) as site:
+            yield site
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    headers: dict[str, str] | None = None
+
+
+def _client(base_url: str, calls: list[Call], barrier: Any, results: Any) -> None:
+    import requests
+
+    http = requests.Session()
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+    barrier.wait()
+    for call in calls:
+        started = time.perf_counter()
+        status = http.request(call.method, base_url + call.path, json=call.json, headers=call.headers, timeout=60).status_code
+        latencies.append(time.perf_counter() - started)
+        statuses[status] = statuses.get(status, 0) + 1
+    results.put((statuses, latencies))
+
+
+def run_clients(base_url: str, work: list[list[Call]]) -> tuple[float, dict[int, int], list[float]]:
+    """Each list of calls sent in order by its own client process, all at once: elapsed, statuses, latencies."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(work) + 1)
+    results = context.Queue()
+    processes = [context.Process(target=_client, args=(base_url, calls, barrier, results)) for calls in work]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    started = time.perf_counter()
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+    for _ in processes:
+        client_statuses, client_latencies = results.get()
+        latencies += client_latencies
+        for status, count in client_statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return elapsed, statuses, latencies
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, round(fraction * len(ordered)) - 1)]
+
+
+def machine_load() -> str:
+    """The load average when the figures were taken (the machine may be shared)."""
+    one, five, fifteen = os.getloadavg()
+    return f"{multiprocessing.cpu_count()} CPU, load average {one:.2f} {five:.2f} {fifteen:.2f}"

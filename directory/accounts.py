@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.audit import Actor, record_audit
-from directory.db import utcnow
-from directory.errors import Conflict, InvalidInput
+from directory.db import MAX_ID, utcnow
+from directory.errors import Conflict, InvalidInput, NotFound
 from directory.models import ApiKey, Membership, Organisation, Role, User, Venue
 from directory.venue_fields import clean_email
 
@@ -31,11 +31,7 @@ def create_user(
     clean_email(email, field="email")
     if not (full_name or "").strip():
         raise InvalidInput("Le nom est obligatoire.", field="full_name", code="required")
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
-            field="password", code="weak_password",
-        )
+    _check_password(password)
     if session.scalar(select(User.id).where(User.email == email)):
         raise Conflict(f"Un compte existe déjà pour {email}.", field="email", code="user_exists")
     user = User(email=email, full_name=full_name.strip(), password_hash=_password_hasher.hash(password))
@@ -99,10 +95,74 @@ def sign_in(session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def active_user(session: Session, user_id: int) -> User | None:
-    """The account a signed-in browser session refers to, unless it has been deactivated since."""
-    user = session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+def active_user(session: Session, session_id: str) -> User | None:
+    """The account a browser session refers to (`User.get_id`), unless deactivated or its sessions ended since."""
+    user_id, _, version = (session_id or "").partition(":")
+    if not user_id.isdigit() or not version.isdigit() or int(user_id) > MAX_ID:
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
+
+
+def end_sessions(session: Session, actor: Actor, user: User, reason: str) -> None:
+    """Every browser session of the user ends at its next request (sign-out, password change, deactivation)."""
+    user.session_version += 1
+    session.flush()
+    record_audit(session, actor, "user.sessions_ended", "user", user.id, reason=reason)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        raise NotFound(f"Aucun compte n° {user_id}.", field="user", code="unknown_user")
+    return user
+
+
+def list_users(session: Session, organisation_ids: list[int] | None = None) -> list[User]:
+    """Every account (None), or the members of these organisations, by e-mail."""
+    query = select(User).order_by(User.email)
+    if organisation_ids is not None:
+        query = query.where(User.id.in_(select(Membership.user_id).where(Membership.organisation_id.in_(organisation_ids))))
+    return list(session.scalars(query))
+
+
+def set_active(session: Session, actor: Actor, user: User, active: bool) -> None:
+    """Deactivate (sign-in refused, sessions ended at once) or reactivate an account."""
+    if user.is_active == active:
+        return
+    if actor.user_id == user.id and not active:
+        raise Conflict("Vous ne pouvez pas désactiver votre propre compte.", field="user", code="self_deactivation")
+    user.is_active = active
+    session.flush()
+    record_audit(session, actor, "user.reactivated" if active else "user.deactivated", "user", user.id)
+    if not active:
+        end_sessions(session, actor, user, "deactivated")
+
+
+def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
+    """A new password; the user's other sessions end."""
+    _check_password(password)
+    user.password_hash = _password_hasher.hash(password)
+    session.flush()
+    record_audit(session, actor, "user.password_changed", "user", user.id)
+    end_sessions(session, actor, user, "password_changed")
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return _password_hasher.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
+            field="password", code="weak_password",
+        )
 
 
 def may_see_organisation(user: User, organisation: Organisation) -> bool:
@@ -156,3 +216,35 @@ def revoke_api_key(session: Session, actor: Actor, key: ApiKey) -> None:
         key.revoked_at = utcnow()
         session.flush()
         record_audit(session, actor, "api_key.revoked", "organisation", key.organisation_id, prefix=key.prefix)
+
+
+def list_api_keys(session: Session, organisation_ids: list[int] | None = None) -> list[ApiKey]:
+    """Every key (None) or the keys of these organisations, newest first."""
+    query = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    if organisation_ids is not None:
+        query = query.where(ApiKey.organisation_id.in_(organisation_ids))
+    return list(session.scalars(query))
+
+
+def get_api_key(session: Session, key_id: int) -> ApiKey:
+    key = session.get(ApiKey, key_id) if 0 < key_id <= MAX_ID else None
+    if key is None:
+        raise NotFound(f"Aucune clé d'API n° {key_id}.", field="key", code="unknown_api_key")
+    return key
+
+
+def find_api_key(session: Session, id_or_prefix: str) -> ApiKey:
+    """A key by its number or by the prefix shown in `aptic_<prefix>_…`."""
+    key = None
+    if id_or_prefix.isdigit():
+        key = session.get(ApiKey, int(id_or_prefix)) if int(id_or_prefix) <= MAX_ID else None
+    if key is None:
+        key = session.scalar(select(ApiKey).where(ApiKey.prefix == id_or_prefix))
+    if key is None:
+        raise NotFound(f"Aucune clé d'API « {id_or_prefix} ».", field="key", code="unknown_api_key")
+    return key
+
+
+def venue_operator_ids(user: User) -> list[int]:
+    """The organisations whose venues the user works at (whose API keys they manage)."""
+    return sorted({m.organisation_id for m in user.memberships if m.role == Role.VENUE_STAFF})

@@ -14,6 +14,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from directory import accounts
 from directory.accounts import add_membership, create_api_key, create_user
 from directory.audit import Actor
 from directory.errors import DomainError
@@ -113,6 +114,64 @@ def users_create(email: str, full_name: str, password: str, organisation_id: int
     emit(as_json, payload, f"Compte n° {payload['id']} créé : {payload['email']}.")
 
 
+def _user_line(user: Any) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.full_name, "active": user.is_active,
+            "memberships": [{"organisation_id": m.organisation_id, "role": m.role.value} for m in user.memberships]}
+
+
+@users.command("list")
+@click.option("--organisation", "organisation_id", type=int, help="Seulement les membres de cette organisation.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_list(organisation_id: int | None, as_json: bool) -> None:
+    """Liste les comptes (actifs et désactivés)."""
+    with command_unit_of_work() as session:
+        rows = [_user_line(u) for u in accounts.list_users(session, [organisation_id] if organisation_id else None)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        roles = ", ".join(f"{m['role']}@{m['organisation_id']}" for m in row["memberships"]) or "aucun rôle"
+        click.echo(f"{row['id']:>6}  {row['email']}  {'actif' if row['active'] else 'DÉSACTIVÉ'}  ({roles})")
+
+
+def _set_active(user_id: int, active: bool) -> None:
+    with command_unit_of_work() as session:
+        user = accounts.get_user(session, user_id)
+        accounts.set_active(session, cli_actor(), user, active)
+        email = user.email
+    click.echo(f"Compte {email} {'réactivé' if active else 'désactivé ; ses sessions sont closes'}.")
+
+
+@users.command("deactivate")
+@click.argument("user_id", type=int)
+@with_appcontext
+def users_deactivate(user_id: int) -> None:
+    """Désactive un compte : connexion refusée, sessions ouvertes closes."""
+    _set_active(user_id, False)
+
+
+@users.command("reactivate")
+@click.argument("user_id", type=int)
+@with_appcontext
+def users_reactivate(user_id: int) -> None:
+    """Réactive un compte désactivé."""
+    _set_active(user_id, True)
+
+
+@users.command("set-password")
+@click.argument("user_id", type=int)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def users_set_password(user_id: int, password: str) -> None:
+    """Change le mot de passe d'un compte ; ses sessions ouvertes sont closes."""
+    with command_unit_of_work() as session:
+        user = accounts.get_user(session, user_id)
+        accounts.set_password(session, cli_actor(), user, password)
+        email = user.email
+    click.echo(f"Mot de passe de {email} changé ; ses sessions sont closes.")
+
+
 @click.group("api-keys")
 def api_keys() -> None:
     """Clés d'API (lecteurs de codes-barres des lieux, intégrations)."""
@@ -133,6 +192,42 @@ def api_keys_create(organisation_id: int, venue_id: int | None, label: str, as_j
         payload = {"id": key.id, "prefix": key.prefix, "token": token, "organisation_id": organisation_id,
                    "venue_id": venue_id}
     emit(as_json, payload, f"Clé créée (conservez-la, elle ne sera plus affichée) : {token}")
+
+
+def _key_line(key: Any) -> dict[str, Any]:
+    return {"id": key.id, "prefix": key.prefix, "label": key.label, "organisation_id": key.organisation_id,
+            "venue_id": key.venue_id, "created_at": key.created_at, "last_used_at": key.last_used_at,
+            "revoked_at": key.revoked_at}
+
+
+@api_keys.command("list")
+@click.option("--organisation", "organisation_id", type=int, help="Seulement les clés de cette organisation.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def api_keys_list(organisation_id: int | None, as_json: bool) -> None:
+    """Liste les clés d'API (jamais leur secret)."""
+    with command_unit_of_work() as session:
+        rows = [_key_line(k) for k in accounts.list_api_keys(session, [organisation_id] if organisation_id else None)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, default=str))
+        return
+    for row in rows:
+        state = f"révoquée le {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
+        venue = f"lieu {row['venue_id']}" if row["venue_id"] else "sans lieu"
+        click.echo(f"{row['id']:>6}  aptic_{row['prefix']}_…  {row['label']}  organisation {row['organisation_id']}, "
+                   f"{venue}  {state}")
+
+
+@api_keys.command("revoke")
+@click.argument("key")
+@with_appcontext
+def api_keys_revoke(key: str) -> None:
+    """Révoque une clé (par son numéro ou son préfixe) : refusée (401) dès la requête suivante."""
+    with command_unit_of_work() as session:
+        found = accounts.find_api_key(session, key)
+        accounts.revoke_api_key(session, cli_actor(), found)
+        prefix = found.prefix
+    click.echo(f"Clé aptic_{prefix}_… révoquée.")
 
 
 commands = [referential, organisations, users, api_keys]

@@ -34,6 +34,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# The largest id the databases store (PostgreSQL `integer`): a larger one is unknown, never sent to SQL.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware datetime stored in UTC on both backends (SQLite keeps no offset)."""

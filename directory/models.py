@@ -328,6 +328,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Written into each browser session; bumping it ends every session opened before.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -343,7 +345,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What a browser session remembers: the account and its session version (see `accounts.active_user`)."""
+        return f"{self.id}:{self.session_version}"
 
     def has_role(self, role: Role, organisation_id: int | None = None) -> bool:
         return any(

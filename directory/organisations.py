@@ -118,3 +118,7 @@ def get_organisation(session: Session, organisation_id: int) -> Organisation:
     if organisation is None:
         raise NotFound("Cette organisation n'existe pas.", field="organisation", code="unknown_organisation")
     return organisation
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.name, Organisation.id)))

@@ -43,8 +43,8 @@ def current_actor() -> Actor:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return accounts.active_user(request_session(), int(user_id))
+def load_user(session_id: str) -> User | None:
+    return accounts.active_user(request_session(), session_id)
 
 
 def role_required(*roles: Role) -> Callable:
@@ -113,6 +113,8 @@ def login() -> Any:
 @bp.post("/deconnexion")
 @login_required
 def logout() -> Any:
+    # A copy of the cookie taken before signing out must not open anything either.
+    accounts.end_sessions(request_session(), current_actor(), current_user, "signed_out")
     logout_user()
     flash("Vous êtes déconnecté.")
     return redirect(url_for("maps.home"))
@@ -161,3 +163,6 @@ def organisation(organisation_id: int) -> str:
         abort(403)
     trail = audit_trail(request_session(), "organisation", organisation.id)
     return render_template("directory/organisation.html", organisation=organisation, trail=trail)
+
+
+from directory import account_pages  # noqa: E402,F401 - its views join this blueprint

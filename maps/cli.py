@@ -158,7 +158,7 @@ def _run_payload(run: CartographyRun) -> dict:
         "id": run.id, "status": run.status.value, "trigger": run.trigger, "actor": run.actor,
         "started_at": run.started_at.isoformat(), "seconds": round(run.seconds, 3), "published": run.published,
         "added": run.added, "removed": run.removed, "promoted": run.promoted, "flagged": run.flagged,
-        "steps": run.report.get("steps", []), "error": run.error,
+        "steps": run.report.get("steps", []), "inconsistent": run.report.get("inconsistent", []), "error": run.error,
     }
 
 
@@ -169,6 +169,8 @@ def _run_line(run: CartographyRun) -> str:
     if run.status == RunStatus.SUCCEEDED:
         line += (f" ; {run.published} lieux publiés, {run.added} ajoutés, {run.removed} retirés, "
                  f"{run.promoted} promus de la liste d'attente, {run.flagged} territoires au-dessus du quota")
+        for item in run.report.get("inconsistent", []):
+            line += f" ; territoire incohérent laissé en l'état, {item['name']} ({item['level']} {item['code']}) : {item['message']}"
     elif run.error:
         line += f" ; {run.error}"
     return line + "."

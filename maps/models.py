@@ -152,3 +152,14 @@ class CartographyRun(Base):
     # {"steps": [{"name", "seconds"}], "added": [...ids], "removed": [...], "promoted": [...], "flagged": [...]}
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class RebuildClaim(Base):
+    """A scheduled rebuild taken by one scheduler process: the unique due time makes it run once."""
+
+    __tablename__ = "cartography_claim"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(unique=True)
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)

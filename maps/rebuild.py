@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, not_, select, update
+from sqlalchemy import and_, delete, func, not_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.api import Actor
 from directory.db import try_transaction_lock, unit_of_work, utcnow
 from directory.models import Venue, VenueStatus
 from maps.coverage import refresh_coverage
-from maps.models import CartographyRun, RunStatus
+from maps.models import CartographyRun, RebuildClaim, RunStatus
 from qualification import api as qualification_api
 
 rebuild_log = logging.getLogger("maps.rebuild")
@@ -45,6 +46,7 @@ def _step_quotas(context: RebuildContext) -> None:
         {key: item[key] for key in ("level", "code", "name", "population", "qualified", "quota")}
         for item in result["flagged"]
     ]
+    context.report["inconsistent"] = result["inconsistent"]
 
 
 def publishable() -> Any:
@@ -181,3 +183,23 @@ def cartography_runs(session: Session, limit: int = 50) -> list[CartographyRun]:
 
 def last_successful_rebuild(session: Session) -> datetime | None:
     return session.scalar(select(func.max(CartographyRun.started_at)).where(CartographyRun.status == RunStatus.SUCCEEDED))
+
+
+def claim_rebuild(factory: sessionmaker[Session], due_at: datetime, claimed_by: str) -> bool:
+    """Take the scheduled rebuild due at `due_at`; False when another scheduler process already has.
+
+    The claim commits before the rebuild starts, so a second scheduler (started by mistake) sees it
+    at once and skips instead of rebuilding again after the first one finished.
+    """
+    try:
+        with unit_of_work(factory) as session:
+            session.add(RebuildClaim(due_at=due_at, claimed_by=claimed_by[:200]))
+    except IntegrityError:
+        return False
+    return True
+
+
+def release_claim(factory: sessionmaker[Session], due_at: datetime) -> None:
+    """Give a failed scheduled rebuild back, so that the next scheduler start catches it up."""
+    with unit_of_work(factory) as session:
+        session.execute(delete(RebuildClaim).where(RebuildClaim.due_at == due_at))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,9 +14,11 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.api import Actor
-from directory.db import PARIS_TZ, ScheduledJob, unit_of_work
+from directory.db import PARIS_TZ, ScheduledJob, unit_of_work, utcnow
 from maps.models import RunStatus
-from maps.rebuild import REBUILD_CRON, last_successful_rebuild, rebuild_cartography
+from maps.rebuild import REBUILD_CRON, claim_rebuild, last_successful_rebuild, rebuild_cartography, release_claim
+
+log = logging.getLogger(__name__)
 
 SCHEDULED_JOBS: list[ScheduledJob] = []
 
@@ -68,9 +73,20 @@ class CatchUpJob(ScheduledJob):
         return CatchUpCronTrigger(lookup, timezone=PARIS_TZ, **self.cron)
 
 
+def due_rebuild(now: datetime) -> datetime | None:
+    """The Monday 07:00 (Paris) a rebuild started at `now` serves: the latest one not after `now`."""
+    return CatchUpCronTrigger(lambda: None, timezone=PARIS_TZ, **REBUILD_CRON).previous_fire_time(now.astimezone(PARIS_TZ))
+
+
 def _scheduled_rebuild(factory: sessionmaker[Session]) -> None:
+    due_at = due_rebuild(utcnow())
+    if due_at is not None and not claim_rebuild(factory, due_at, f"{socket.gethostname()}:{os.getpid()}"):
+        log.info("rebuild due at %s already taken by another scheduler process: skipped", due_at.isoformat())
+        return
     run = rebuild_cartography(factory, Actor.system("scheduler"), trigger="scheduler")
     if run.status == RunStatus.FAILED:
+        if due_at is not None:
+            release_claim(factory, due_at)
         raise RuntimeError(f"Reconstruction de la cartographie échouée : {run.error}")
 
 

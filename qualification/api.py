@@ -35,7 +35,7 @@ from qualification.checklist import (
     required_documents,
     status_explanation,
 )
-from qualification.decisions import decide, decisions_of, proposals, reject_application
+from qualification.decisions import decide, decisions_of, proposals, qualify_by_hand, reject_application
 from qualification.density import (
     DensityModel,
     Proposal,
@@ -91,6 +91,7 @@ __all__ = [
     "missing_items",
     "proposals",
     "proposals_under_review",
+    "qualify_by_hand",
     "reject_application",
     "required_documents",
     "return_to_draft",

@@ -109,12 +109,15 @@ def waitlist() -> None:
 @click.argument("venue_id", type=int)
 @click.option("--to", "target", type=click.Choice(["suspended", "qualified", "dequalified", "closed"]), required=True)
 @click.option("--reason", required=True, help="Motif du changement.")
+@click.option("--override", is_flag=True, help="Qualifier par dérogation au-delà du quota (motif enregistré).")
 @with_appcontext
-def venue_status(venue_id: int, target: str, reason: str) -> None:
+def venue_status(venue_id: int, target: str, reason: str, override: bool) -> None:
     """Suspend ou rétablit un lieu qualifié tout de suite ; une déqualification ou une fermeture attend
-    la reconstruction hebdomadaire."""
+    la reconstruction hebdomadaire. Qualifier un lieu en liste d'attente passe par une décision sous le
+    quota, ou par une dérogation enregistrée (--override)."""
     with command_unit_of_work() as session:
-        pending = api.change_venue_status(session, cli_actor(), get_venue(session, venue_id), target, reason)
+        pending = api.change_venue_status(session, cli_actor(), get_venue(session, venue_id), target, reason,
+                                          override=override)
     if pending is not None:
         click.echo(f"Lieu n° {venue_id} : passage au statut « {target} » lors de la prochaine reconstruction.")
     else:

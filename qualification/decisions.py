@@ -8,9 +8,11 @@ from sqlalchemy.orm import Session
 from directory.api import Actor, record_audit, set_venue_status
 from directory.db import utcnow
 from directory.errors import InvalidTransition
-from directory.models import VenueStatus
+from directory.models import Venue, VenueStatus
 from qualification.applications import transition
 from qualification.density import DensityModel, Proposal, venue_lonlat
+from qualification.errors import NoOpenApplication, QuotaReached
+from qualification.quotas import clean_reason
 from qualification.models import (
     APPLICATION_STATUS_LABELS,
     Application,
@@ -76,6 +78,40 @@ def decide(session: Session, actor: Actor, application: Application, model: Dens
     target = ApplicationStatus.QUALIFIED if qualified else ApplicationStatus.WAITLISTED
     transition(session, actor, application, target, "; ".join(d.sentence for d in decisions) or "Décision selon les quotas.")
     return decisions
+
+
+def qualify_by_hand(session: Session, actor: Actor, venue: Venue, reason: str, *, override: bool = False,
+                    model: DensityModel | None = None) -> Decision:
+    """Qualify a waitlisted point de présence outside the weekly promotion: a decision under the quota,
+    or, with `override`, a recorded staff override beyond it. Both keep the figures and the reason."""
+    reason = clean_reason(reason)
+    site = session.scalar(select(ApplicationVenue).where(ApplicationVenue.venue_id == venue.id))
+    if site is None or site.outcome != VenueOutcome.WAITLISTED:
+        raise NoOpenApplication(
+            f"Le lieu n° {venue.id} n'est pas en liste d'attente : un lieu n'est qualifié que par la décision sur "
+            "son dossier de qualification (déposez un dossier ou décidez celui qui est complet).", field="status")
+    proposal = (model or DensityModel(session)).proposal(venue)
+    figures = proposal.territory
+    if proposal.outcome == VenueOutcome.QUALIFIED:
+        rule, sentence = "manual_under_quota", f"{proposal.sentence} Motif : {reason}"
+    elif override:
+        rule = "staff_override"
+        sentence = (f"Qualifié par dérogation de l'équipe APTIC au-delà du quota : {figures.name} compte {figures.qualified} "
+                    f"lieu(x) qualifié(s) pour un quota de {figures.quota}. Motif : {reason}")
+    else:
+        raise QuotaReached(
+            f"Quota atteint : {figures.name} compte {figures.qualified} lieu(x) qualifié(s) pour un quota de "
+            f"{figures.quota} ; le lieu n° {venue.id} reste en liste d'attente. Relevez le quota du territoire, ou "
+            "qualifiez par dérogation en indiquant le motif.", field="status",
+            details={"territory": {"level": figures.level, "code": figures.code, "name": figures.name,
+                                   "qualified": figures.qualified, "quota": figures.quota}})
+    site.outcome = VenueOutcome.QUALIFIED
+    site.population_gain = proposal.population_gain
+    set_venue_status(session, actor, venue, VenueStatus.QUALIFIED, sentence)
+    decision = record_decision(session, actor, site, proposal, VenueOutcome.QUALIFIED, rule, sentence)
+    if site.application.status == ApplicationStatus.WAITLISTED:
+        transition(session, actor, site.application, ApplicationStatus.QUALIFIED, sentence)
+    return decision
 
 
 def reject_application(session: Session, actor: Actor, application: Application, reason: str,

@@ -17,3 +17,14 @@ class DocumentRejected(InvalidInput):
 
 class BankDetailsInvalid(InvalidInput):
     code = "invalid_bank_details"
+
+
+class QuotaReached(InvalidTransition):
+    """Qualifying would take the territory over its quota; only a recorded staff override may."""
+
+    code = "quota_reached"
+    status = 409
+
+
+class NoOpenApplication(InvalidTransition):
+    code = "no_open_application"

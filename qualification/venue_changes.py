@@ -9,6 +9,7 @@ from directory.api import VENUE_STATUS_MACHINE, Actor, record_audit, set_venue_s
 from directory.db import utcnow
 from directory.errors import DomainError, InvalidInput
 from directory.models import Venue, VenueStatus
+from qualification.decisions import qualify_by_hand
 from qualification.models import PendingVenueChange
 from qualification.quotas import clean_reason
 
@@ -17,13 +18,19 @@ SCHEDULED_STATUSES = (VenueStatus.DEQUALIFIED, VenueStatus.CLOSED)
 
 
 def change_venue_status(session: Session, actor: Actor, venue: Venue, target: VenueStatus | str,
-                        reason: str) -> PendingVenueChange | None:
+                        reason: str, *, override: bool = False) -> PendingVenueChange | None:
     """Suspend or restore a venue now, or schedule its dequalification or closure for the next rebuild.
 
+    Qualifying a venue that is not suspended goes through a decision with its quota check
+    (`qualify_by_hand`; `override` records a staff override beyond the quota).
     Returns the pending change when the change waits for the rebuild, None when it is applied now.
     """
+    target = VENUE_STATUS_MACHINE.parse(target)
     if target in SCHEDULED_STATUSES:
         return schedule_venue_change(session, actor, venue, target, reason)
+    if target == VenueStatus.QUALIFIED and venue.status != VenueStatus.SUSPENDED:
+        qualify_by_hand(session, actor, venue, reason, override=override)
+        return None
     set_venue_status(session, actor, venue, target, reason)
     return None
 

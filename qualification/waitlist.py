@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.api import Actor, set_venue_status
+from directory.errors import DomainError
 from directory.models import Venue, VenueStatus
 from qualification.applications import transition
 from qualification.decisions import record_decision
@@ -30,7 +31,10 @@ def waitlist(session: Session, model: DensityModel | None = None) -> list[tuple[
 def enforce_quotas(session: Session, actor: Actor) -> dict[str, Any]:
     """Promote from the waitlist where a territory has room; flag territories over their quota.
 
-    Qualified venues are never dequalified here: a territory over quota is only flagged.
+    Qualified venues are never dequalified here: a territory over quota is only flagged. Each
+    territory's promotions run in their own savepoint: a territory whose records contradict each
+    other (a waitlisted venue already qualified…) is rolled back, listed in `inconsistent`, and the
+    others go on.
     """
     model = DensityModel(session)
     sites = _waitlisted_sites(session)
@@ -45,16 +49,28 @@ def enforce_quotas(session: Session, actor: Actor) -> dict[str, Any]:
         return model.population_gain(*coordinates[site.venue_id], set(site.venue.levels))
 
     promoted: list[int] = []
+    inconsistent: list[dict[str, Any]] = []
     for key, group in by_territory.items():
-        while group and model.quota_holders.get(key, 0) < model.quota_of(key)[0]:
-            best = min(group, key=lambda site: (-gain(site), site.waitlisted_at, site.venue_id))
-            group.remove(best)
-            promoted.append(_promote(session, actor, best, model, coordinates[best.venue_id]))
-        for site in group:
-            site.population_gain = gain(site)
+        promoted_here: list[int] = []
+        venue_id = None
+        try:
+            with session.begin_nested():
+                while group and model.quota_holders.get(key, 0) < model.quota_of(key)[0]:
+                    best = min(group, key=lambda site: (-gain(site), site.waitlisted_at, site.venue_id))
+                    group.remove(best)
+                    venue_id = best.venue_id
+                    promoted_here.append(_promote(session, actor, best, model, coordinates[best.venue_id]))
+                for site in group:
+                    site.population_gain = gain(site)
+        except DomainError as error:
+            figures = model.figures(key)
+            inconsistent.append({"level": key[0], "code": key[1], "name": figures.name, "venue_id": venue_id,
+                                 "message": error.message})
+            continue
+        promoted += promoted_here
     flagged = [figures.as_dict() for figures in model.table() if figures.over_quota]
     session.flush()
-    return {"promoted": promoted, "flagged": flagged}
+    return {"promoted": promoted, "flagged": flagged, "inconsistent": inconsistent}
 
 
 def _waitlisted_sites(session: Session) -> list[ApplicationVenue]:

@@ -227,3 +227,62 @@ def staff_user(session: Session, email: str = "equipe@aptic-exemple.fr"):
     user = directory_api.create_user(session, ACTOR, email=email, full_name="Équipe APTIC", password=PASSWORD)
     directory_api.add_membership(session, ACTOR, user, aptic, Role.APTIC_STAFF)
     return user
+
+
+# --- Authorisation: two organisations of each kind, a user in each role ------------------------
+
+@dataclass
+class Cast:
+    """Who is who in the authorisation tests: `users[role]`, and what organisation A owns (`ids`)."""
+
+    users: dict[str, Any]
+    ids: dict[str, int]
+    tokens: dict[str, str]
+
+
+def two_of_each_kind(session: Session) -> Cast:
+    """APTIC staff, and for sponsor, distributor and venue operator an organisation A and a B with one user each.
+
+    A owns an order, a distributed booklet with one redemption at its venue, an application and two API keys
+    (`tokens['venue']` for its scanner, `ids['key']` a spare one).
+    """
+    aptic = directory_api.create_organisation(session, ACTOR, name="APTIC", legal_form="association",
+                                              rna="W751000001", is_aptic=True)
+    orgs = {
+        "sponsor": [redemption_api.create_sponsor(session, ACTOR, name=f"Département {s}", legal_form="collectivite",
+                                                  siret=fake_siret(random.Random(ord(s))), code_insee="33063")
+                    for s in "AB"],
+        "distributor": [directory_api.create_organisation(session, ACTOR, name=f"CCAS {s}", legal_form="etablissement_public",
+                                                          rna=f"W33200{i}001", code_insee="33063", is_distributor=True)
+                        for i, s in enumerate("AB")],
+        "venue": [directory_api.create_organisation(session, ACTOR, name=f"Réseau {s}", legal_form="association",
+                                                    rna=f"W33300{i}001", code_insee="33063", is_venue_operator=True)
+                  for i, s in enumerate("AB")],
+    }
+    roles = {"sponsor": Role.SPONSOR, "distributor": Role.DISTRIBUTOR, "venue": Role.VENUE_STAFF}
+    users: dict[str, Any] = {}
+    staff = directory_api.create_user(session, ACTOR, email="equipe@aptic-exemple.fr", full_name="Équipe", password=PASSWORD)
+    directory_api.add_membership(session, ACTOR, staff, aptic, Role.APTIC_STAFF)
+    users["staff"] = staff
+    for kind, pair in orgs.items():
+        for organisation, suffix in zip(pair, ("", "_b"), strict=True):
+            user = directory_api.create_user(session, ACTOR, email=f"{kind}{suffix}@aptic-exemple.fr", full_name=kind,
+                                             password=PASSWORD)
+            directory_api.add_membership(session, ACTOR, user, organisation, roles[kind])
+            users[kind + suffix] = user
+    venue = make_venue(session, orgs["venue"][0], "Médiathèque A", "33063", "33000", "Bordeaux", ["premiers-pas"])
+    venue_b = make_venue(session, orgs["venue"][1], "Médiathèque B", "33063", "33000", "Bordeaux", ["premiers-pas"])
+    order = make_order(session, orgs["sponsor"][0], booklets=1)
+    make_order(session, orgs["sponsor"][1], booklets=1)
+    booklet = order.booklets[0]
+    redemption_api.record_distribution(session, ACTOR, orgs["distributor"][0], booklet, "BEN-A")
+    redemption, _ = redemption_api.redeem(session, ACTOR, venue, [booklet.cheques[0].code], "premiers-pas")
+    application = qualification_api.create_application(session, ACTOR, orgs["venue"][0])
+    _, token = directory_api.create_api_key(session, ACTOR, orgs["venue"][0], "douchette A", venue)
+    key, _ = directory_api.create_api_key(session, ACTOR, orgs["venue"][0], "douchette de secours A", venue)
+    _, token_b = directory_api.create_api_key(session, ACTOR, orgs["venue"][1], "douchette B", venue_b)
+    session.flush()
+    ids = {"order": order.id, "redemption": redemption.id, "application": application.id, "venue": venue.id,
+           "key": key.id, "user": users["venue"].id, "organisation": orgs["venue"][0].id,
+           "sponsor_organisation": orgs["sponsor"][0].id}
+    return Cast(users=users, ids=ids, tokens={"venue": token, "venue_b": token_b})

@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -142,20 +142,17 @@ def ban() -> Iterator[BanServer]:
         yield server
 
 
-@pytest.fixture
-def committed_database_url(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[str]:
-    """A throwaway copy of the session database, for tests whose work must really commit.
+@contextmanager
+def database_copy(database_url: str, folder: Path) -> Iterator[str]:
+    """A throwaway copy of a migrated database (a file copy, or a PostgreSQL TEMPLATE copy), dropped on exit.
 
-    Threads, several processes and live HTTP servers see only committed data, which the
-    rolled-back `connection` fixture never produces. Do not combine with `connection`,
-    `session`, `app` or `client` in the same test: the copy needs the original idle.
+    The original must be idle: dispose of its engines first.
     """
-    engine.dispose()
     if database_url.startswith("sqlite"):
         source = Path(make_url(database_url).database)
         with closing(sqlite3.connect(source)) as raw:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        copy = tmp_path / "aptic-committed.db"
+        copy = folder / f"aptic-copy-{uuid.uuid4().hex[:6]}.db"
         shutil.copyfile(source, copy)
         yield f"sqlite:///{copy}"
         return
@@ -168,3 +165,16 @@ def committed_database_url(database_url: str, engine: Engine, tmp_path: Path) ->
         yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
     finally:
         _drop_postgis_database(admin, name)
+
+
+@pytest.fixture
+def committed_database_url(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[str]:
+    """A throwaway copy of the session database, for tests whose work must really commit.
+
+    Threads, several processes and live HTTP servers see only committed data, which the
+    rolled-back `connection` fixture never produces. Do not combine with `connection`,
+    `session`, `app` or `client` in the same test: the copy needs the original idle.
+    """
+    engine.dispose()
+    with database_copy(database_url, tmp_path) as url:
+        yield url

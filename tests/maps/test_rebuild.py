@@ -14,9 +14,10 @@ from directory import api as directory_api
 from directory.db import PARIS_TZ, make_engine, make_sessionmaker, unit_of_work
 from directory.models import Venue, VenueStatus
 from maps import api as maps_api
-from maps.models import CartographyRun, RunStatus
+from maps import scheduling
+from maps.models import CartographyRun, RebuildClaim, RunStatus
 from qualification import api as qualification_api
-from tests.builders import ACTOR, CAHORS, offset, qualified_venue, site_fields
+from tests.builders import ACTOR, CAHORS, GRAND_CAHORS, complete_application, offset, qualified_venue, site_fields
 
 
 def _scene(session):
@@ -59,6 +60,35 @@ def test_a_failure_mid_rebuild_leaves_the_previous_cartography(session, monkeypa
     assert run.status == RunStatus.FAILED and "panne simulée" in run.error
     assert _published(session) == {kept, closing}
     assert session.get(Venue, closing).status == VenueStatus.QUALIFIED
+
+
+FIGEAC = (2.03170, 44.60860)
+
+
+def test_one_inconsistent_territory_is_reported_and_the_rebuild_goes_on(session, tmp_path):
+    kept, newly, closing, candidate = _scene(session)
+    qualified_venue(session, offset(*CAHORS, 1_000, bearing=180))
+    cahors = complete_application(session, tmp_path, offset(*CAHORS, 4_000, bearing=180))
+    qualification_api.decide(session, ACTOR, cahors)
+    # What the manual status change did before it went through a decision: qualified, still waitlisted.
+    directory_api.set_venue_status(session, ACTOR, cahors.sites[0].venue, VenueStatus.QUALIFIED, "À la main.")
+    qualification_api.set_override(session, ACTOR, level="epci", code=GRAND_CAHORS, quota=9, reason="Quota relevé")
+    qualified_venue(session, FIGEAC)
+    figeac = complete_application(session, tmp_path, offset(*FIGEAC, 1_000))
+    figeac_epci = qualification_api.DensityModel(session).territory_key(figeac.sites[0].venue.code_insee)[1]
+    qualification_api.set_override(session, ACTOR, level="epci", code=figeac_epci, quota=1, reason="Essai")
+    qualification_api.decide(session, ACTOR, figeac)
+    qualification_api.set_override(session, ACTOR, level="epci", code=figeac_epci, quota=2, reason="Quota relevé")
+
+    run = maps_api.rebuild_cartography(session, ACTOR)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    (inconsistent,) = run.report["inconsistent"]
+    assert (inconsistent["code"], inconsistent["name"], inconsistent["venue_id"]) == (
+        GRAND_CAHORS, "CA du Grand Cahors", cahors.sites[0].venue_id)
+    assert "ne peut pas passer au statut" in inconsistent["message"]
+    assert run.report["promoted"] == [figeac.sites[0].venue_id]
+    assert figeac.sites[0].venue_id in _published(session) and newly in _published(session)
+    assert session.get(Venue, closing).status == VenueStatus.CLOSED
 
 
 def _committed_scene(url):
@@ -164,3 +194,25 @@ def test_the_scheduler_process_registers_the_rebuild_with_catch_up(app, session)
             (run,) = maps_api.cartography_runs(check)
             assert (run.status, run.trigger, run.actor) == (RunStatus.SUCCEEDED, "scheduler", "system:scheduler")
     assert job.trigger.get_next_fire_time(None, datetime.now(PARIS_TZ)) > datetime.now(PARIS_TZ)
+
+
+def test_a_scheduled_rebuild_runs_once_per_due_time_and_a_failure_gives_it_back(committed_database_url, monkeypatch):
+    engine, factory, _ids = _committed_scene(committed_database_url)
+    try:
+        def broken(context):
+            raise RuntimeError("panne simulée")
+
+        monkeypatch.setattr("maps.rebuild.REBUILD_STEPS", [*maps_api.REBUILD_STEPS, ("broken", broken)])
+        with pytest.raises(RuntimeError, match="panne simulée"):
+            scheduling._scheduled_rebuild(factory)
+        monkeypatch.undo()
+        scheduling._scheduled_rebuild(factory)  # the failed one was given back: it runs again
+        scheduling._scheduled_rebuild(factory)  # a second scheduler process, same due time: skipped
+        with unit_of_work(factory) as session:
+            statuses = session.scalars(select(CartographyRun.status).order_by(CartographyRun.id)).all()
+            assert statuses == [RunStatus.FAILED, RunStatus.SUCCEEDED]
+            (claim,) = session.scalars(select(RebuildClaim))
+            assert claim.due_at == scheduling.due_rebuild(datetime.now(PARIS_TZ))
+            assert claim.due_at.astimezone(PARIS_TZ).strftime("%a %H:%M") == "Mon 07:00"
+    finally:
+        engine.dispose()
