@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -57,7 +57,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
                                                               Territory.code == demo_key.venue.code_insee))
             regions.add(showcase.region_code)
         order = create_order(
-            session, actor, sponsor, booklets=60, expires_on=date(today.year + 1, 12, 31),
+            session, actor, sponsor, booklets=60, vintage=today.year,
             territories=[{"level": "region", "code": code} for code in sorted(regions)],
             cofunder="État" if number == 0 else None, cofunding_percent=50 if number == 0 else 0, today=today,
             minimum_exception="Démonstration : commande réduite",

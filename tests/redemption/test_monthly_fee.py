@@ -3,11 +3,13 @@
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import select
 
 from directory import api as directory_api
 from directory.errors import DomainError
 from directory.models import VenueStatus
-from redemption import api
+from redemption import api, invoices
+from redemption.models import Statement
 from tests.builders import ACTOR, distribute
 
 AFTER_ALL = datetime(2030, 1, 1, tzinfo=UTC)
@@ -82,3 +84,43 @@ def test_months_close_in_order_once(session, world, august_and_october):
     assert (again["created"], again["already_closed"]) == (0, 1)
     sequences = [s.sequence for month in (AUGUST, SEPTEMBER) for s in api.statements_for_month(session, month)]
     assert sequences == list(range(sequences[0], sequences[0] + 2))
+
+
+def test_worked_example_order_deliveries_statements_and_invoices(session, world):
+    """The closing note's example, every figure checked by hand against the scheme's rules (rules.md)."""
+    sponsor = api.create_sponsor(session, ACTOR, name="Ville de Bordeaux", legal_form="collectivite",
+                                 siret="21330063500017", code_insee="33063")
+    # A first order on a territory starts at 20 000 €: 199 booklets of 10 × 10 € (19 900 €) are refused.
+    with pytest.raises(DomainError) as refused:
+        api.create_order(session, ACTOR, sponsor, booklets=199, territories=["departement:33"], today=date(2026, 7, 1))
+    assert refused.value.code == "order_below_minimum"
+    order = api.create_order(session, ACTOR, sponsor, booklets=200, territories=["departement:33"], vintage=2026,
+                             today=date(2026, 7, 1))
+    # 200 × 10 × 10 € = 20 000 €; APTIC's fee on orders 4 % = 800 €; vintage 2026 valid until 31 January 2027.
+    assert (order.face_value_cents, order.fee_cents, order.expires_on) == (2_000_000, 80_000, date(2027, 1, 31))
+    for step in (api.confirm_order, api.pay_order, api.issue_order):
+        step(session, ACTOR, order)
+    session.refresh(order)
+    first, second = order.booklets[0], order.booklets[1]
+    for index, booklet in enumerate((first, second)):
+        api.record_distribution(session, ACTOR, world.distributor, booklet, f"EX-{index}")
+    codes = [[cheque.code for cheque in booklet.cheques] for booklet in (first, second)]
+    # Deliveries: 10 Aug two cheques, 20 Aug one cheque, 5 Oct two cheques, all at Bordeaux.
+    api.redeem(session, ACTOR, world.venue, codes[0][0:2], "premiers-pas", now=datetime(2026, 8, 10, 9, tzinfo=UTC))
+    api.redeem(session, ACTOR, world.venue, codes[0][2:3], "demarches-en-ligne", now=datetime(2026, 8, 20, 9, tzinfo=UTC))
+    api.redeem(session, ACTOR, world.venue, codes[1][0:2], "premiers-pas", now=datetime(2026, 10, 5, 9, tzinfo=UTC))
+    issuer = invoices.Issuer("APTIC", "88888888800017", "Nantes")
+    expected = {
+        # month: (cheques, gross, commission 4 %, fee, net, carried in, carried out, paid), (HT, TVA, TTC)
+        AUGUST: ((3, 3000, 120, 700, 2180, 0, 0, 2180), (683, 137, 820)),
+        SEPTEMBER: ((0, 0, 0, 700, -700, 0, 700, 0), (583, 117, 700)),
+        OCTOBER: ((2, 2000, 80, 700, 1220, 700, 0, 520), (650, 130, 780)),
+    }
+    for month, (amounts, taxes) in expected.items():
+        statement = only_statement(session, world, month)
+        assert figures(statement)[:8] == amounts
+        document = invoices.invoice(statement, issuer)
+        assert (document["total_excluding_tax_cents"], document["total_vat_cents"],
+                document["total_including_tax_cents"]) == taxes
+    # Redistribution: 5 cheques redeemed of 2 000 sold, the venue kept 96 % of their 50 € before its fees.
+    assert sum(s.gross_cents - s.commission_cents for s in session.scalars(select(Statement))) == 4800
