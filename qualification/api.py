@@ -34,6 +34,7 @@ from qualification.checklist import (
     required_documents,
     status_explanation,
 )
+from qualification.claims import claim_venue, claimable_venues, claiming_organisations
 from qualification.decisions import decide, decisions_of, proposals, qualify_by_hand, reject_application
 from qualification.density import (
     DensityModel,
@@ -72,6 +73,9 @@ __all__ = [
     "apply_pending_changes",
     "change_venue_status",
     "checklist",
+    "claim_venue",
+    "claimable_venues",
+    "claiming_organisations",
     "clear_override",
     "commune_accessibility",
     "compute_quota",

@@ -215,3 +215,24 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
         for item in rows:
             writer.writerow({name: item.get(name, "") for name in standard.field_names(standard.V1)})
     return path
+
+
+# --- Accounts: members of a structure, APTIC staff ---------------------------------------------
+
+def member(session: Session, organisation: Organisation, role: Role, email: str):
+    """A user of `organisation` with `role`, signing in with PASSWORD."""
+    user = directory_api.create_user(session, ACTOR, email=email, full_name="Personne", password=PASSWORD)
+    directory_api.add_membership(session, ACTOR, user, organisation, role)
+    return user
+
+
+def aptic_staff(session: Session, email: str = "equipe@aptic-exemple.fr"):
+    aptic = directory_api.create_organisation(session, ACTOR, name="APTIC", legal_form="cooperative",
+                                              siret="82023445800017", is_aptic=True)
+    return member(session, aptic, Role.APTIC_STAFF, email)
+
+
+def imported_venue(session: Session, point=CAHORS, name: str = "Espace public numérique de Cahors"):
+    """A candidate venue as the open-data import leaves it: no structure, no application."""
+    fields = {**site_fields(point, name=name), "source": "data.inclusion"}
+    return directory_api.create_venue(session, ACTOR, fields)
