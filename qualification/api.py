@@ -35,6 +35,7 @@ from qualification.checklist import (
     required_documents,
     status_explanation,
 )
+from qualification.claims import claim_venue, claimable_venues, claiming_organisations
 from qualification.decisions import decide, decisions_of, proposals, qualify_by_hand, reject_application
 from qualification.density import (
     DensityModel,
@@ -74,6 +75,9 @@ __all__ = [
     "change_venue_status",
     "accept_bank_holder",
     "checklist",
+    "claim_venue",
+    "claimable_venues",
+    "claiming_organisations",
     "clear_override",
     "commune_accessibility",
     "compute_quota",

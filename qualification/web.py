@@ -11,7 +11,7 @@ from directory import api as directory_api
 from directory.errors import DomainError
 from directory.models import Role
 from directory.web import current_actor, request_session, role_required
-from qualification import api
+from qualification import api, claim_pages
 from qualification.density_map import density_map, page_parts
 from qualification.models import (
     APPLICATION_STATUS_LABELS,
@@ -20,6 +20,7 @@ from qualification.models import (
 )
 
 bp = Blueprint("qualification", __name__, template_folder="templates", url_prefix="/qualification")
+bp.register_blueprint(claim_pages.bp)
 
 SITE_TEXT_FIELDS = ("nom", "adresse", "code_postal", "commune", "code_insee", "horaires")
 

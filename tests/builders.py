@@ -220,7 +220,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def staff_user(session: Session, email: str = "equipe@aptic-exemple.fr"):
+def aptic_staff(session: Session, email: str = "equipe@aptic-exemple.fr"):
     """An APTIC staff member (of the APTIC organisation, created on first use)."""
     aptic = session.scalar(select(Organisation).where(Organisation.is_aptic).limit(1)) or directory_api.create_organisation(
         session, ACTOR, name="APTIC", legal_form="cooperative", siret="82023445800017", is_aptic=True)
@@ -286,3 +286,18 @@ def two_of_each_kind(session: Session) -> Cast:
            "key": key.id, "user": users["venue"].id, "organisation": orgs["venue"][0].id,
            "sponsor_organisation": orgs["sponsor"][0].id}
     return Cast(users=users, ids=ids, tokens={"venue": token, "venue_b": token_b})
+
+
+# --- Accounts: members of a structure, APTIC staff ---------------------------------------------
+
+def member(session: Session, organisation: Organisation, role: Role, email: str):
+    """A user of `organisation` with `role`, signing in with PASSWORD."""
+    user = directory_api.create_user(session, ACTOR, email=email, full_name="Personne", password=PASSWORD)
+    directory_api.add_membership(session, ACTOR, user, organisation, role)
+    return user
+
+
+def imported_venue(session: Session, point=CAHORS, name: str = "Espace public numérique de Cahors"):
+    """A candidate venue as the open-data import leaves it: no structure, no application."""
+    fields = {**site_fields(point, name=name), "source": "data.inclusion"}
+    return directory_api.create_venue(session, ACTOR, fields)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from directory import api as directory_api
@@ -37,16 +37,17 @@ EMAIL = "accueil@mediatheque.fr"
 
 
 @pytest.fixture(scope="module")
-def scene(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def scene(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A throwaway PostGIS copy with a published venue, its scanner key, an issued order and a user."""
     if reason := redis_unavailable():
         if IN_CI:
             pytest.fail(f"{reason} : obligatoire en CI.", pytrace=False)
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("production")
+    engine.dispose()  # the copy needs its template idle
     with database_copy(database_url, folder) as url:
-        engine = make_engine(url)
-        with Session(engine) as session:
+        copy_engine = make_engine(url)
+        with Session(copy_engine) as session:
             sponsor = directory_api.create_organisation(session, ACTOR, name="Département de la Gironde",
                                                         legal_form="collectivite", siret="22330001300016", is_sponsor=True)
             operator = directory_api.create_organisation(session, ACTOR, name="Réseau des médiathèques",
@@ -60,7 +61,7 @@ def scene(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             codes = [cheque.code for cheque in order.booklets[0].cheques]
             venue_id = venue.id
             session.commit()
-        yield {"url": url, "engine": engine, "folder": folder, "venue_id": venue_id, "token": token, "codes": codes}
+        yield {"url": url, "engine": copy_engine, "folder": folder, "venue_id": venue_id, "token": token, "codes": codes}
         engine.dispose()
 
 

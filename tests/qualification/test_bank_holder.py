@@ -13,7 +13,7 @@ from qualification import api
 from qualification.checklist import holder_matches, normalised_name
 from qualification.errors import ApplicationIncomplete
 from qualification.models import ApplicationStatus
-from tests.builders import ACTOR, BIC, IBAN, PDF, csrf_token_from, sign_in, site_fields, staff_user
+from tests.builders import ACTOR, BIC, IBAN, PDF, csrf_token_from, sign_in, site_fields, aptic_staff
 
 
 @pytest.mark.parametrize("holder, legal_name, same", [
@@ -67,7 +67,7 @@ def test_the_organisations_own_account_passes_without_review(session, storage):
 
 def test_staff_accept_the_holder_from_the_application_page(client, session, storage):
     application = _submitted(session, storage, "Jean Dupont")
-    staff_user(session)
+    aptic_staff(session)
     session.commit()
     sign_in(client, "equipe@aptic-exemple.fr")
     page = unescape(client.get(f"/qualification/dossiers/{application.id}").get_data(as_text=True))

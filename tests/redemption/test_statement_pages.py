@@ -11,7 +11,7 @@ from directory import api as directory_api
 from directory.models import Role
 from directory.navigation import entries_for
 from redemption import api, invoices
-from tests.builders import ACTOR, PASSWORD, distribute, make_venue, sign_in, staff_user, venue_user
+from tests.builders import ACTOR, PASSWORD, distribute, make_venue, sign_in, aptic_staff, venue_user
 
 AFTER_ALL = datetime(2030, 1, 1, tzinfo=UTC)
 ISSUER = invoices.Issuer("APTIC", "88888888800017", "1 rue de l'Exemple, 44000 Nantes")
@@ -98,7 +98,7 @@ def test_venue_staff_see_their_statements_month_by_month_and_open_each(client, s
 
 def test_staff_see_every_venue_and_filter(client, session, world, closed):
     _, stranger = closed
-    staff_user(session)
+    aptic_staff(session)
     session.commit()
     sign_in(client, "equipe@aptic-exemple.fr")
     html = client.get("/pass/releves").get_data(as_text=True)
