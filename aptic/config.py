@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from directory.basemap import DEFAULT_TILE_ATTRIBUTION, DEFAULT_TILE_URL
+
 DEFAULT_GEOCODER_URL = "https://api-adresse.data.gouv.fr"
 
 
@@ -34,6 +36,9 @@ def load(instance_path: Path) -> dict[str, Any]:
         "GEOCODER_URL": os.environ.get("APTIC_GEOCODER_URL", DEFAULT_GEOCODER_URL),
         # Qualification documents (IDs, bank details): outside any served folder; empty = instance folder.
         "QUALIFICATION_UPLOAD_DIR": os.environ.get("APTIC_UPLOAD_DIR", ""),
+        # Basemap tiles ({z}/{x}/{y} template); empty = no tiles, the boundary layer alone.
+        "TILE_URL": os.environ.get("APTIC_TILE_URL", DEFAULT_TILE_URL),
+        "TILE_ATTRIBUTION": os.environ.get("APTIC_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
         # Production (deploy/): keys of the shared rate-limit counters, so that sites can share one Redis.
         "RATELIMIT_KEY_PREFIX": os.environ.get("APTIC_RATELIMIT_KEY_PREFIX", "aptic"),

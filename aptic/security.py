@@ -46,9 +46,6 @@ def nonced(fragment: str) -> Markup:
     return Markup(_OPENING_TAGS.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', str(fragment)))
 
 
-DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-
-
 def tile_origin(url: str) -> str | None:
     """The origin images come from for a tile URL template (`{s}.` subdomains become a wildcard)."""
     parts = urlsplit(url.replace("{s}.", "*."))
@@ -56,7 +53,7 @@ def tile_origin(url: str) -> str | None:
 
 
 def _image_sources(app: Flask) -> str:
-    origin = tile_origin(app.config.get("TILE_URL") or DEFAULT_TILE_URL)
+    origin = tile_origin(app.config.get("TILE_URL", ""))
     return " ".join(["'self'", "data:", *([origin] if origin else [])])
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, make_response, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from aptic import security
 from aptic.schema import DOMAIN_PACKAGES, optional_module
-from directory import french, params
+from directory import basemap, french, params
 from directory.errors import DomainError
 from directory.web import csrf, limiter, login_manager
 
@@ -33,6 +33,15 @@ HTTP_ERRORS = {
 @bp.get("/healthz")
 def healthz() -> tuple[dict[str, str], int]:
     return {"status": "ok"}, 200
+
+
+@bp.get("/static/vendor/<package>/<path:filename>")
+def vendor(package: str, filename: str):
+    """Leaflet, MarkerCluster and d3 from their installed packages: no page depends on another host."""
+    directory = basemap.vendor_directory(package)
+    if directory is None:
+        abort(404)
+    return send_from_directory(directory, filename, max_age=7 * 24 * 3600)
 
 
 @bp.get("/api/v1/openapi.json")

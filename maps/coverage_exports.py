@@ -16,6 +16,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from directory import basemap
 from directory.csv_files import SafeWriter
 from directory.models import Service, Territory, Venue, VenueService
 from maps.coverage import (
@@ -136,7 +137,7 @@ def coverage_map(
     units: list[dict[str, Any]], venues: list[dict[str, Any]], level: int, distance_km: float, unit_level: str
 ) -> folium.Map:
     """A choropleth of the share of population covered, with a legend and the venues on top."""
-    fmap = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles="OpenStreetMap", control_scale=True, prefer_canvas=True)
+    fmap = basemap.base_map((46.6, 2.4), 6, prefer_canvas=True)
     colours = branca.colormap.StepColormap(
         SHARE_COLOURS, index=SHARE_STEPS, vmin=0, vmax=100,
         caption=f"Part de la population à moins de {distance_km:g} km d'un lieu de niveau {level} (%)",

@@ -18,11 +18,15 @@ from folium.plugins import MarkerCluster
 from jinja2 import Template
 from markupsafe import Markup
 
+from directory import basemap
+
 FRANCE_CENTRE = (46.6, 2.4)
 FRANCE_ZOOM = 5
 # Up to this zoom one bubble per région, then per département, then clustered venue markers.
 REGION_MAX_ZOOM = 6
 DEPARTEMENT_MAX_ZOOM = 9
+# A venue's own page shows its street.
+VENUE_ZOOM = 16
 
 
 class _DynamicVenues(MacroElement):
@@ -51,21 +55,6 @@ class RenderedMap:
     scripts: list[str]
 
 
-def leaflet_only(fmap: folium.Map) -> folium.Map:
-    """Keep Leaflet alone: folium's default jQuery, Bootstrap and icon fonts weigh ~400 KB, unused here."""
-    fmap.default_js = [item for item in folium.Map.default_js if item[0] == "leaflet"]
-    fmap.default_css = [item for item in folium.Map.default_css if item[0] == "leaflet_css"]
-    return fmap
-
-
-def page_parts(fmap: folium.Map) -> dict[str, Markup]:
-    """A Leaflet-only map's head (styles, scripts), its element and its script, to place in a page."""
-    root = leaflet_only(fmap).get_root()
-    root.render()
-    return {"header": Markup(root.header.render()), "html": Markup(root.html.render()),
-            "script": Markup(root.script.render())}
-
-
 def venue_map(
     *,
     counts_url: str,
@@ -73,17 +62,18 @@ def venue_map(
     centre: tuple[float, float] | None = None,
     radius_m: float | None = None,
     bounds: tuple[float, float, float, float] | None = None,
+    centre_label: str = "Point de recherche",
 ) -> RenderedMap:
     """A map of the published venues, framed on a search (point and radius) or on a territory.
 
     `centre` is (lat, lon); `bounds` is (west, south, east, north).
     """
-    fmap = folium.Map(location=centre or FRANCE_CENTRE, zoom_start=FRANCE_ZOOM, tiles="OpenStreetMap", control_scale=True)
-    leaflet_only(fmap)
+    fmap = basemap.base_map(centre or FRANCE_CENTRE, FRANCE_ZOOM if centre is None else VENUE_ZOOM)
     cluster = MarkerCluster(name="Lieux", control=False).add_to(fmap)
-    if centre is not None and radius_m is not None:
+    if centre is not None:
         # A fixed text: folium writes tooltips into a JavaScript template literal unescaped.
-        folium.Marker(centre, tooltip="Point de recherche", alt="Point de recherche").add_to(fmap)
+        folium.Marker(centre, tooltip=centre_label, alt=centre_label).add_to(fmap)
+    if centre is not None and radius_m is not None:
         folium.Circle(centre, radius=radius_m, color="#000091", weight=2, fill=True, fill_opacity=0.05,
                       interactive=False).add_to(fmap)
         lat, lon = centre
@@ -100,8 +90,7 @@ def venue_map(
         "departementMaxZoom": DEPARTEMENT_MAX_ZOOM,
     }).add_to(fmap)
 
-    root = fmap.get_root()
-    root.render()
+    root = basemap.render(fmap)
     stylesheets, scripts = [], []
     for child in root.header._children.values():
         if isinstance(child, CssLink):

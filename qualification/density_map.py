@@ -5,9 +5,9 @@ from __future__ import annotations
 import branca
 import folium
 import shapely
-from markupsafe import Markup
 from shapely.geometry.base import BaseGeometry
 
+from directory import basemap
 from qualification.density import TerritoryDensity
 
 DENSITY_COLOURS = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"]
@@ -22,7 +22,7 @@ def density_map(outlines: list[tuple[TerritoryDensity, BaseGeometry]]) -> folium
             "nom": row.name, "code": row.code, "population": row.population, "lieux": f"{row.qualified} / {row.quota}",
             "densite": round(row.venues_per_10k, 2), "usage": round(100 * row.quota_use),
         }})
-    fmap = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles="OpenStreetMap", control_scale=True, prefer_canvas=True)
+    fmap = basemap.base_map((46.6, 2.4), 6, prefer_canvas=True)
     density_scale = branca.colormap.StepColormap(
         DENSITY_COLOURS, index=[0, 0.25, 0.5, 1, 2, 5], vmin=0, vmax=5, caption="Lieux qualifiés pour 10 000 habitants")
     quota_scale = branca.colormap.StepColormap(
@@ -45,12 +45,3 @@ def density_map(outlines: list[tuple[TerritoryDensity, BaseGeometry]]) -> folium
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
-
-def page_parts(fmap: folium.Map) -> dict[str, Markup]:
-    """The map's head (Leaflet alone), element and script, to place in a page."""
-    fmap.default_js = [item for item in folium.Map.default_js if item[0] == "leaflet"]
-    fmap.default_css = [item for item in folium.Map.default_css if item[0] == "leaflet_css"]
-    root = fmap.get_root()
-    root.render()
-    return {"header": Markup(root.header.render()), "html": Markup(root.html.render()),
-            "script": Markup(root.script.render())}

@@ -8,11 +8,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from directory import api as directory_api
+from directory import basemap
 from directory.errors import DomainError
 from directory.models import Role
 from directory.web import current_actor, request_session, role_required
 from qualification import api, claim_pages
-from qualification.density_map import density_map, page_parts
+from qualification.density_map import density_map
 from qualification.models import (
     APPLICATION_STATUS_LABELS,
     VENUE_OUTCOME_LABELS,
@@ -198,4 +199,4 @@ def density() -> str:
     policy = api.current_policy(session)
     return render_template("qualification/density.html", rows=rows, level=rows[0].level if rows else policy.level,
                            levels=api.QUOTA_LEVELS, policy=policy,
-                           map=page_parts(density_map(api.density_outlines(session, rows))))
+                           map=basemap.page_parts(density_map(api.density_outlines(session, rows))))

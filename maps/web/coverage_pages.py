@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import Response, render_template, url_for
 from sqlalchemy.orm import Session
 
-from directory import params
+from directory import basemap, params
 from directory.web import request_session
 from maps.coverage import (
     COVERAGE_AREA_LABELS,
@@ -27,7 +27,6 @@ from maps.coverage_exports import (
     coverage_venues,
 )
 from maps.public import service_levels
-from maps.rendering import page_parts
 from maps.web.inputs import CoveragePageSelection
 from maps.web.pages import bp
 
@@ -56,7 +55,7 @@ def coverage_page(territory_level: str, code: str) -> str:
         area_label=COVERAGE_AREA_LABELS[area.level],
         figures=figures,
         refresh=latest_coverage_refresh(session),
-        map=page_parts(fmap),
+        map=basemap.page_parts(fmap),
         unit_level=unit_level,
         selected_level=selected_level,
         distance_km=distance_km,

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from directory import api, params
@@ -100,9 +101,12 @@ def venue_page(venue_id: int) -> str:
     commune = commune_of(session, venue)
     overview = territory_overview(session, commune) if commune is not None else None
     today = now.astimezone(api.venue_timezone(venue)).date()
+    location = to_shape(venue.location) if venue.location is not None else None
+    rendered = venue_map(**_map_urls(), centre=(location.y, location.x), centre_label="Ce lieu") if location else None
     return render_template(
         "maps/venue.html",
         venue=venue,
+        map=rendered,
         distance=distance_to_venue_m(session, venue, point["lon"], point["lat"]),
         open_now=api.is_open_at(venue, now),
         week=api.week_hours(venue, today),

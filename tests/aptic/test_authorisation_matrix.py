@@ -96,7 +96,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/deconnexion", "directory.logout"):                (L, 302, 302, 302, 302, 302, 302, 302),
 }
 
-UNLISTED_ENDPOINTS = {"static", "aptic.static", "maps.static"}
+UNLISTED_ENDPOINTS = {"static", "aptic.static", "aptic.vendor", "maps.static"}
 
 
 @pytest.fixture

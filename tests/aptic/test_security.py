@@ -26,7 +26,7 @@ def test_pages_carry_a_strict_policy_and_cannot_be_framed(client):
     policy = first.headers["Content-Security-Policy"]
     assert "script-src 'self' 'nonce-" in policy and "'unsafe-inline'" not in policy
     assert "frame-ancestors 'none'" in policy
-    assert "img-src 'self' data: https://tile.openstreetmap.org" in policy
+    assert "img-src 'self' data: https://data.geopf.fr" in policy
     assert first.headers["X-Content-Type-Options"] == "nosniff"
     assert first.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert first.headers["X-Frame-Options"] == "DENY"
