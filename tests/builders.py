@@ -284,7 +284,7 @@ def two_of_each_kind(session: Session) -> Cast:
     session.flush()
     ids = {"order": order.id, "redemption": redemption.id, "application": application.id, "venue": venue.id,
            "key": key.id, "user": users["venue"].id, "organisation": orgs["venue"][0].id,
-           "sponsor_organisation": orgs["sponsor"][0].id}
+           "sponsor_organisation": orgs["sponsor"][0].id, "open_venue": imported_venue(session).id}
     return Cast(users=users, ids=ids, tokens={"venue": token, "venue_b": token_b})
 
 

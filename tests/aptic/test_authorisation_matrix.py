@@ -92,6 +92,16 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/cles-api", "directory.api_keys"):                  (L, 200, 403, 403, 403, 403, 200, 200),
     ("POST", "/cles-api", "directory.api_keys"):                 (L, 422, 403, 403, 403, 403, 422, 422),
     ("POST", "/cles-api/{key}/revoquer", "directory.revoke_api_key"): (L, 302, 403, 403, 403, 403, 302, 403),
+    # venue statements: venue staff its own venues' (a statement that does not exist is 404 to those who may read one)
+    ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
+    ("GET", "/pass/releves/999999", "redemption.statement_detail"): (L, 404, 403, 403, 403, 403, 404, 404),
+    ("GET", "/pass/releves/999999/releve.pdf", "redemption.statement_pdf"): (L, 404, 403, 403, 403, 403, 404, 404),
+    ("GET", "/pass/releves/999999/releve.csv", "redemption.statement_csv"): (L, 404, 403, 403, 403, 403, 404, 404),
+    # from open data to qualification: venue operators and sponsors claim (a form without its structure is refused), staff invite (an unknown structure is 404)
+    ("GET", "/qualification/lieux-ouverts/", "qualification.claims.open_venues"): (L, 200, 200, 200, 403, 403, 200, 200),
+    ("GET", "/qualification/lieux-ouverts/{open_venue}", "qualification.claims.open_venue"): (L, 200, 200, 200, 403, 403, 200, 200),
+    ("POST", "/qualification/lieux-ouverts/{open_venue}/invitation", "qualification.claims.invite"): (L, 404, 403, 403, 403, 403, 403, 403),
+    ("POST", "/qualification/lieux-ouverts/{open_venue}/revendication", "qualification.claims.claim"): (L, 403, 403, 403, 403, 403, 403, 403),
     # last, as each role's client is reused from cell to cell
     ("POST", "/deconnexion", "directory.logout"):                (L, 302, 302, 302, 302, 302, 302, 302),
 }
