@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from directory import api as directory_api
 from directory.api import Actor, record_audit
 from directory.db import PARIS_TZ, utcnow
 from directory.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotFound
-from directory.models import Service, Territory, TerritoryLevel, Venue, VenueStatus
+from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
 from redemption import codes as cheque_codes
 from redemption.errors import (
     AlreadyRedeemed,
@@ -53,18 +53,28 @@ TERRITORY_ATTRIBUTE = {
 }
 
 
-def venue_in_territories(session: Session, venue: Venue, territories: list[dict[str, str]]) -> bool:
+def _commune_codes(session: Session, venue: Venue, *extra: Any) -> tuple[dict[str, str], tuple] | None:
+    """The territory codes of the venue's commune (only the codes: its polygon would cost more than the
+    whole check), with `extra` columns read in the same statement."""
     if not venue.code_insee:
-        return False
-    # Only the codes: loading the commune's polygon would cost more than the whole check.
-    commune = session.execute(
-        select(*(getattr(Territory, name) for name in TERRITORY_ATTRIBUTE.values()))
+        return None
+    row = session.execute(
+        select(*(getattr(Territory, name) for name in TERRITORY_ATTRIBUTE.values()), *extra)
         .where(Territory.level == TerritoryLevel.COMMUNE, Territory.code == venue.code_insee)
     ).first()
-    if commune is None:
-        return False
-    codes = dict(zip(TERRITORY_ATTRIBUTE.values(), commune, strict=True))
+    if row is None:
+        return None
+    names = list(TERRITORY_ATTRIBUTE.values())
+    return dict(zip(names, row[:len(names)], strict=True)), tuple(row[len(names):])
+
+
+def _in_territories(codes: dict[str, str], territories: list[dict[str, str]]) -> bool:
     return any(codes[TERRITORY_ATTRIBUTE[TerritoryLevel(entry["level"])]] == entry["code"] for entry in territories)
+
+
+def venue_in_territories(session: Session, venue: Venue, territories: list[dict[str, str]]) -> bool:
+    commune = _commune_codes(session, venue)
+    return commune is not None and _in_territories(commune[0], territories)
 
 
 def _parse_codes(raw_codes: Any) -> list[str]:
@@ -97,13 +107,16 @@ def _service(session: Session, slug: Any) -> Service:
     return directory_api.services_by_slugs(session, [slug], field="service")[0]
 
 
-def _lock_booklets(session: Session, codes: list[str]) -> None:
-    """Serialise deliveries of a booklet: PostgreSQL row locks taken in id order, then the cheques are
-    read again under the lock (SQLite's BEGIN IMMEDIATE already serialises writers)."""
-    session.execute(
-        select(Booklet.id).where(Booklet.id.in_(select(Cheque.booklet_id).where(Cheque.code.in_(codes))))
-        .order_by(Booklet.id).with_for_update()
-    )
+def _locked_cheques(session: Session, codes: list[str]) -> list[Cheque]:
+    """The cheques with their booklet and order, read in one statement that serialises deliveries of a
+    booklet: PostgreSQL locks the booklet rows in id order (FOR UPDATE applies after ORDER BY), and the
+    rows are read under the lock; SQLite's BEGIN IMMEDIATE already serialises writers."""
+    return list(session.scalars(
+        select(Cheque).join(Cheque.booklet).join(Booklet.order)
+        .options(contains_eager(Cheque.booklet).contains_eager(Booklet.order))
+        .where(Cheque.code.in_(codes)).order_by(Booklet.id, Cheque.id)
+        .with_for_update(of=Booklet).execution_options(populate_existing=True)
+    ).unique())
 
 
 def redeem(
@@ -120,11 +133,7 @@ def redeem(
     if venue.status != VenueStatus.QUALIFIED:
         raise VenueNotQualified(f"Le lieu « {venue.nom} » n'est pas qualifié APTIC aujourd'hui : il ne peut pas "
                                 "encaisser de chèques.", field="venue")
-    _lock_booklets(session, codes)
-    cheques = list(session.scalars(
-        select(Cheque).where(Cheque.code.in_(codes)).options(joinedload(Cheque.booklet).joinedload(Booklet.order))
-        .order_by(Cheque.id).execution_options(populate_existing=True)
-    ))
+    cheques = _locked_cheques(session, codes)
     found = {c.code for c in cheques}
     for index, code in enumerate(codes):
         if code not in found:
@@ -145,9 +154,13 @@ def redeem(
     if order.requires_distribution and booklet.distributed_at is None:
         raise NotDistributed(f"Le carnet n° {booklet.number} n'a pas été remis à un bénéficiaire par un aiguilleur : "
                              "ses chèques ne peuvent pas encore être utilisés.", field="codes")
-    if not venue_in_territories(session, venue, order.territories):
+    # One statement for both checks: the commune's codes, and whether the venue offers the service.
+    commune = _commune_codes(session, venue, exists().where(VenueService.venue_id == venue.id,
+                                                             VenueService.service_id == service.id))
+    if commune is None or not _in_territories(commune[0], order.territories):
         raise OutsideTerritory("Ce chèque n'est pas utilisable dans la commune de ce lieu.", field="codes")
-    if service not in venue.services:
+    offers_service, = commune[1]
+    if not offers_service:
         raise ServiceNotAllowed(f"Le lieu ne propose pas le service « {service.label} ».", field="service")
     if order.allowed_levels and service.level_number not in order.allowed_levels:
         raise ServiceNotAllowed(
