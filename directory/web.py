@@ -23,6 +23,7 @@ from directory import accounts, organisations
 from directory.audit import Actor, audit_trail
 from directory.errors import DomainError
 from directory.models import ROLE_LABELS, LegalForm, Role, User
+from directory.navigation import entries_for
 
 bp = Blueprint("directory", __name__, template_folder="templates")
 login_manager = LoginManager()
@@ -132,7 +133,8 @@ def logout() -> Any:
 @bp.get("/compte")
 @login_required
 def account() -> str:
-    return render_template("directory/account.html", user=current_user, role_labels=ROLE_LABELS)
+    sections = [(membership, entries_for(membership.role)) for membership in current_user.memberships]
+    return render_template("directory/account.html", user=current_user, role_labels=ROLE_LABELS, sections=sections)
 
 
 @bp.route("/organisations/nouvelle", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from directory import api as directory_api
 from directory import basemap
 from directory.errors import DomainError
 from directory.models import Role
+from directory.navigation import menu_entry
 from directory.web import current_actor, request_session, role_required
 from qualification import api, claim_pages
 from qualification.density_map import density_map
@@ -22,6 +23,13 @@ from qualification.models import (
 
 bp = Blueprint("qualification", __name__, template_folder="templates", url_prefix="/qualification")
 bp.register_blueprint(claim_pages.bp)
+
+menu_entry(Role.APTIC_STAFF, "Dossiers de qualification", "qualification.back_office",
+           "Instruire les candidatures : pièces, coordonnées bancaires, décisions", order=10)
+menu_entry(Role.APTIC_STAFF, "Densité et quotas", "qualification.density",
+           "Lieux qualifiés par territoire, quotas et liste d'attente", order=20)
+menu_entry(Role.VENUE_STAFF, "Mes dossiers de qualification", "qualification.my_applications",
+           "Suivre ou compléter les candidatures de vos lieux", order=50)
 
 SITE_TEXT_FIELDS = ("nom", "adresse", "code_postal", "commune", "code_insee", "horaires")
 

@@ -282,6 +282,14 @@ def order_report_csv(order_id: int) -> Response:
 # ------------------------------------------------------------------------------ statements
 
 
+menu_entry(Role.SPONSOR, "Mes commandes et leurs rapports", "redemption.orders",
+           "Carnets commandés, remis, utilisés et perdus, par commande ; export CSV", order=10)
+menu_entry(Role.APTIC_STAFF, "Commandes des commanditaires", "redemption.orders",
+           "Toutes les commandes et leurs rapports", order=40)
+menu_entry(Role.DISTRIBUTOR, "Remettre un carnet", "redemption.distribution",
+           "Enregistrer la remise d'un carnet à un bénéficiaire", order=10)
+menu_entry(Role.VENUE_STAFF, "Scanner des chèques", "redemption.scan",
+           "Encaisser les chèques d'une prestation avec la douchette", order=10)
 menu_entry(Role.VENUE_STAFF, "Relevés mensuels", "redemption.statements",
            "Chèques remboursés, commission, forfait et montant versé, mois par mois", order=30)
 menu_entry(Role.APTIC_STAFF, "Relevés des lieux", "redemption.statements",

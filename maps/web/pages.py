@@ -13,6 +13,7 @@ from directory import api, params
 from directory.db import utcnow
 from directory.errors import DomainError, InvalidInput
 from directory.models import Role, TerritoryLevel
+from directory.navigation import menu_entry
 from directory.web import limiter, request_session, role_required
 from maps.models import REPORT_TOPIC_LABELS, RUN_STATUS_LABELS, ReportTopic
 from maps.places import nearby_search
@@ -40,6 +41,13 @@ bp = Blueprint("maps", "maps", template_folder="templates", static_folder="stati
 RADIUS_CHOICES_KM = (1, 2, 5, 10, 20, 50)
 DATA_AGE_WARNING = timedelta(days=365)
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+menu_entry(Role.SPONSOR, "Couverture des territoires", "maps.territories",
+           "Qui peut être accompagné, où sont les manques : choisissez un territoire puis sa couverture", order=20)
+menu_entry(Role.APTIC_STAFF, "Signalements du public", "maps.reports", "Erreurs signalées sur les fiches des lieux", order=30)
+menu_entry(Role.APTIC_STAFF, "Historique des reconstructions", "maps.rebuild_runs",
+           "Les reconstructions hebdomadaires de la cartographie et leurs rapports", order=35)
 
 
 @bp.app_template_filter("distance")
