@@ -104,7 +104,9 @@ VENUE_TRANSITIONS = {
     VenueStatus.QUALIFIED: frozenset({VenueStatus.SUSPENDED, VenueStatus.DEQUALIFIED, VenueStatus.CLOSED}),
     VenueStatus.SUSPENDED: frozenset({VenueStatus.QUALIFIED, VenueStatus.DEQUALIFIED, VenueStatus.CLOSED}),
     VenueStatus.DEQUALIFIED: frozenset({VenueStatus.CANDIDATE, VenueStatus.CLOSED}),
-    VenueStatus.CLOSED: frozenset(),
+    # Reopening restores the status a venue had when an import closed it (ingestion checks who closed it).
+    VenueStatus.CLOSED: frozenset({VenueStatus.CANDIDATE, VenueStatus.QUALIFIED, VenueStatus.SUSPENDED,
+                                   VenueStatus.DEQUALIFIED}),
 }
 VENUE_STATUS_MACHINE = StateMachine(
     kind="venue",
@@ -115,9 +117,10 @@ VENUE_STATUS_MACHINE = StateMachine(
 )
 
 
-def set_venue_status(session: Session, actor: Actor, venue: Venue, status: VenueStatus | str, reason: str) -> Venue:
+def set_venue_status(session: Session, actor: Actor, venue: Venue, status: VenueStatus | str, reason: str,
+                     **audit_data: Any) -> Venue:
     """Move a venue along its APTIC status machine; refused moves raise `invalid_transition`."""
-    VENUE_STATUS_MACHINE.move(session, actor, venue, VENUE_STATUS_MACHINE.parse(status), reason)
+    VENUE_STATUS_MACHINE.move(session, actor, venue, VENUE_STATUS_MACHINE.parse(status), reason, **audit_data)
     return venue
 
 

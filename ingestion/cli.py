@@ -16,7 +16,7 @@ from ingestion.territory_build import build_compact_copy
 from ingestion.territory_copy import TERRITORIES_DIR
 from ingestion.territory_load import load_territories
 from ingestion.territory_sources import fetch_sources
-from ingestion.venue_import import count_rows, import_venues
+from ingestion.venue_import import MAX_CLOSE_SHARE, count_rows, import_venues
 
 
 @click.group("territories")
@@ -86,6 +86,9 @@ def venues_group() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", required=True, help="Nom de la source (clé d'idempotence avec l'id de chaque ligne).")
 @click.option("--full", is_flag=True, help="Import complet : les lieux de la source absents des fichiers sont fermés.")
+@click.option("--force", is_flag=True, help="Import complet : fermer même plus que --max-close-share des lieux de la source.")
+@click.option("--max-close-share", type=click.FloatRange(0, 1), default=MAX_CLOSE_SHARE, show_default=True,
+              help="Import complet : part maximale des lieux ouverts de la source qu'il peut fermer sans --force.")
 @click.option("--dry-run", is_flag=True, help="Tout vérifier et compter sans rien enregistrer.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Rapport CSV des rejets, avertissements et fusions.")
@@ -93,14 +96,14 @@ def venues_group() -> None:
 @click.option("--mapping", help="Correspondance d'un fichier de hub (nom dans ingestion/mappings ou chemin .toml) ; "
               "détectée d'après les colonnes par défaut.")
 @with_appcontext
-def venues_import(paths: tuple[Path, ...], source: str, full: bool, dry_run: bool, report_path: Path | None,
-                  no_geocode: bool, mapping: str | None) -> None:
+def venues_import(paths: tuple[Path, ...], source: str, full: bool, force: bool, max_close_share: float, dry_run: bool,
+                  report_path: Path | None, no_geocode: bool, mapping: str | None) -> None:
     """Importe des fichiers CSV ou JSON de lieux (standard v1.0.x ou v0.1.x, ou fichier de hub)."""
     started = time.monotonic()
     with command_unit_of_work() as session:
         with click.progressbar(length=count_rows(list(paths), mapping), label="Lieux") as bar:
-            summary = import_venues(session, cli_actor(), list(paths), source=source, full=full,
-                                    geocode=not no_geocode, mapping=mapping, progress=bar.update)
+            summary = import_venues(session, cli_actor(), list(paths), source=source, full=full, force=force,
+                                    max_close_share=max_close_share, geocode=not no_geocode, mapping=mapping, progress=bar.update)
         if dry_run:
             session.rollback()
     if report_path:

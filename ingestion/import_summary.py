@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from directory.csv_files import SafeDictWriter
+from directory.french import count
 from ingestion.standard import CleanRow, Issue
 
 BUCKETS = ("created", "updated", "unchanged", "merged", "rejected")
@@ -40,6 +41,7 @@ class ImportSummary:
     files: list[FileSummary] = field(default_factory=list)
     report: list[dict[str, Any]] = field(default_factory=list)
     closed: int = 0
+    reopened: int = 0
     merges: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -52,9 +54,11 @@ class ImportSummary:
 
     def summary_line(self) -> str:
         parts = _counts_text(self.counts)
-        closed = f", {self.closed} fermés (absents du fichier)" if self.closed else ""
+        closed = f", {count(self.closed, 'fermé')} (absents du fichier)" if self.closed else ""
+        reopened = f", {count(self.reopened, 'rouvert')} (revenus dans le fichier)" if self.reopened else ""
         rows = sum(f.rows for f in self.files)
-        return f"Import « {self.source} » : {rows} lignes — {parts}{closed} ; {self.warnings} avertissements."
+        return (f"Import « {self.source} » : {count(rows, 'ligne')} — {parts}{closed}{reopened} ; "
+                f"{count(self.warnings, 'avertissement')}.")
 
     def write_report(self, path: Path) -> None:
         with path.open("w", encoding="utf-8", newline="") as handle:

@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from directory.api import (
+    REQUIRED_FIELDS,
     Actor,
     active_services,
     parse_date,
@@ -24,8 +25,9 @@ from directory.api import (
     venue_coordinates,
 )
 from directory.db import PARIS_TZ, allocate_ids, point_wkt, utcnow
-from directory.errors import InvalidInput
-from directory.models import Service, Venue, VenueService, VenueSource, VenueStatus
+from directory.errors import Conflict, InvalidInput
+from directory.french import count, number, percent
+from directory.models import AuditEvent, Service, Venue, VenueService, VenueSource, VenueStatus
 from ingestion import dedup, hubs, standard
 from ingestion.import_summary import FileSummary, ImportSummary
 from ingestion.models import SourceRecord
@@ -48,6 +50,10 @@ class _Pending:
     existing: tuple[int | None, int] | None  # (venue_source id or None, venue id)
 
 
+# --full closes the venues a file no longer lists; beyond this share of the source, only with --force.
+MAX_CLOSE_SHARE = 0.10
+
+
 def import_venues(
     session: Session,
     actor: Actor,
@@ -55,6 +61,8 @@ def import_venues(
     *,
     source: str,
     full: bool = False,
+    force: bool = False,
+    max_close_share: float = MAX_CLOSE_SHARE,
     geocode: bool = True,
     mapping: str | None = None,
     progress: Callable[[int], None] | None = None,
@@ -116,9 +124,12 @@ def import_venues(
         item = pending[warning.index]
         summary.add_issue(item.file, item.row,
                           standard.Issue("avertissement", warning.field, warning.value, warning.message))
-    _write(session, actor, summary, pending, source)
     if full:
-        summary.closed = _close_missing(session, actor, source, seen_ids)
+        _refuse_an_empty_full_import(summary, pending)
+    _write(session, actor, summary, pending, source)
+    summary.reopened = _reopen_returning(session, actor, source, seen_ids)
+    if full:
+        summary.closed = _close_missing(session, actor, source, seen_ids, force, max_close_share)
     record_audit(session, actor, "venues.imported", "import", source,
                  files=[f.path for f in summary.files], counts=summary.counts, closed=summary.closed)
     logger.info(summary.summary_line())
@@ -344,26 +355,68 @@ def _known(record: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in record.items() if value is not None and value != [] and value is not False}
 
 
-def _close_missing(session: Session, actor: Actor, source: str, seen_ids: set[str]) -> int:
+def _refuse_an_empty_full_import(summary: ImportSummary, pending: list[_Pending]) -> None:
+    """A full import of nothing would close the whole source: an empty or unreadable file is refused."""
+    files = ", ".join(Path(f.path).name for f in summary.files)
+    if not sum(f.rows for f in summary.files):
+        raise InvalidInput(f"Import complet refusé : {files} ne contient aucune ligne. Il fermerait tous les lieux "
+                           f"de la source « {summary.source} » ; rien n'a été enregistré.", field="fichier",
+                           code="empty_import")
+    if not pending and not summary.counts["unchanged"]:
+        required = ", ".join(spec.name for spec in REQUIRED_FIELDS)
+        raise InvalidInput(f"Import complet refusé : aucune ligne valable dans {files} (colonnes obligatoires absentes "
+                           f"ou vides : {required}). Il fermerait tous les lieux de la source « {summary.source} » ; "
+                           "rien n'a été enregistré.", field="fichier", code="no_valid_rows")
+
+
+def _close_missing(session: Session, actor: Actor, source: str, seen_ids: set[str], force: bool,
+                   max_close_share: float) -> int:
     """--full: venues of this source absent from the files are closed (kept, not deleted).
 
-    A venue another source still lists stays open: only its link to this source is reported.
+    A venue another source still lists stays open: only its link to this source is reported. Closing
+    more than `max_close_share` of the source's open venues needs `force`.
     """
-    closed = 0
     links = session.execute(
-        select(VenueSource.source_id, VenueSource.venue_id).where(VenueSource.source == source)
+        select(VenueSource.source_id, Venue).join(Venue, Venue.id == VenueSource.venue_id)
+        .where(VenueSource.source == source, Venue.status != VenueStatus.CLOSED)
     ).all()
-    for source_id, venue_id in links:
-        if source_id in seen_ids:
-            continue
-        venue = session.get(Venue, venue_id)
-        other_sources = session.scalar(
-            select(func.count()).select_from(VenueSource)
-            .where(VenueSource.venue_id == venue_id, VenueSource.source != source)
-        )
-        if venue.status == VenueStatus.CLOSED or other_sources:
-            continue
+    missing = [venue for source_id, venue in links if source_id not in seen_ids and not session.scalar(
+        select(func.count()).select_from(VenueSource)
+        .where(VenueSource.venue_id == venue.id, VenueSource.source != source)
+    )]
+    if links and not force and len(missing) / len(links) > max_close_share:
+        raise Conflict(
+            f"Import complet refusé : il fermerait {count(len(missing), 'lieu', 'lieux')} sur {number(len(links))} "
+            f"de la source « {source} » ({percent(len(missing) / len(links))}), plus que le maximum de "
+            f"{percent(max_close_share)}. Vérifiez le fichier, ou relancez avec --force ; rien n'a été enregistré.",
+            field="fichier", code="too_many_closures")
+    for venue in missing:
         set_venue_status(session, actor, venue, VenueStatus.CLOSED,
-                         f"Absent du dernier import complet de la source « {source} ».")
-        closed += 1
-    return closed
+                         f"Absent du dernier import complet de la source « {source} ».", closed_by_import=source)
+    return len(missing)
+
+
+def _reopen_returning(session: Session, actor: Actor, source: str, seen_ids: set[str]) -> int:
+    """Venues an import of this source closed, listed again: back to the status they had (audited).
+
+    A venue closed by anyone else (staff, the venue itself) stays closed.
+    """
+    if not seen_ids:
+        return 0
+    closed = session.scalars(
+        select(Venue).join(VenueSource, VenueSource.venue_id == Venue.id)
+        .where(VenueSource.source == source, VenueSource.source_id.in_(seen_ids), Venue.status == VenueStatus.CLOSED)
+    ).all()
+    reopened = 0
+    for venue in closed:
+        closing = session.scalar(
+            select(AuditEvent).where(AuditEvent.target_type == "venue", AuditEvent.target_id == str(venue.id),
+                                     AuditEvent.action == "venue.status_changed")
+            .order_by(AuditEvent.id.desc()).limit(1)
+        )
+        if closing is None or closing.data.get("closed_by_import") != source:
+            continue
+        set_venue_status(session, actor, venue, closing.data["before"],
+                         f"De nouveau dans l'import de la source « {source} ».", reopened_by_import=source)
+        reopened += 1
+    return reopened

@@ -53,3 +53,14 @@ def test_unreadable_file_is_a_clean_error(app: Flask, tmp_path: Path) -> None:
     result = run(app, "venues", "import", str(bad), "--source", "region")
     assert result.exit_code == 1
     assert "n'est pas un JSON valide" in result.output and "[unreadable_file]" in result.output
+
+
+def test_a_full_import_of_an_empty_file_exits_1_with_a_french_message(app: Flask, session: Session, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "lieux.csv", [row("a"), row("b")])
+    assert run(app, "venues", "import", str(path), "--source", "region", "--no-geocode").exit_code == 0
+    empty = tmp_path / "vide.csv"
+    empty.write_text("", encoding="utf-8")
+    refused = run(app, "venues", "import", str(empty), "--source", "region", "--full", "--no-geocode")
+    assert refused.exit_code == 1
+    assert "ne contient aucune ligne" in refused.output and "[empty_import]" in refused.output
+    assert session.scalar(select(func.count()).select_from(Venue).where(Venue.status == "closed")) == 0

@@ -11,7 +11,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.api import audit_trail, venue_coordinates
+from directory.api import audit_trail, set_venue_status, venue_coordinates
+from directory.errors import DomainError
 from directory.models import Venue, VenueSource, VenueStatus
 from ingestion import exports, standard
 from ingestion.api import import_venues
@@ -77,7 +78,7 @@ def test_reimport_is_idempotent_and_changes_are_audited(session: Session, tmp_pa
 def test_full_import_closes_missing_venues(session: Session, tmp_path: Path) -> None:
     import_venues(session, ACTOR, [write_csv(tmp_path / "v1.csv", [row("a"), row("b")])], source="region", geocode=False)
     partial = write_csv(tmp_path / "v2.csv", [row("a")])
-    summary = import_venues(session, ACTOR, [partial], source="region", geocode=False, full=True)
+    summary = import_venues(session, ACTOR, [partial], source="region", geocode=False, full=True, force=True)
     assert summary.closed == 1
     gone = venue_of(session, "region", "b")
     assert gone.status == VenueStatus.CLOSED  # closed, not deleted
@@ -208,3 +209,53 @@ def test_export_follows_v101_and_round_trips(session: Session, tmp_path: Path) -
     reimported = import_venues(session, ACTOR, [tmp_path / "export.json"], source="aptic", geocode=False)
     assert reimported.counts["unchanged"] == len(rows)
     assert venue_of(session, "region", "undated").date_maj is None
+
+
+def _three_venues(session: Session, tmp_path: Path) -> None:
+    import_venues(session, ACTOR, [write_csv(tmp_path / "v1.csv", [row("a"), row("b"), row("c")])], source="region",
+                  geocode=False)
+
+
+def _statuses(session: Session) -> dict[str, VenueStatus]:
+    return {source_id: venue_of(session, "region", source_id).status for source_id in "abc"}
+
+
+@pytest.mark.parametrize("content, code", [
+    ("", "empty_import"),
+    ("colonne_inconnue;autre\nx;y\nz;w\n", "no_valid_rows"),
+])
+def test_a_full_import_of_an_empty_or_unusable_file_is_refused_and_closes_nothing(session, tmp_path, content, code):
+    _three_venues(session, tmp_path)
+    bad = tmp_path / "vide.csv"
+    bad.write_text(content, encoding="utf-8")
+    with pytest.raises(DomainError) as refused:
+        import_venues(session, ACTOR, [bad], source="region", geocode=False, full=True, force=True)
+    assert refused.value.code == code and "rien n'a été enregistré" in refused.value.message
+    assert set(_statuses(session).values()) == {VenueStatus.CANDIDATE}
+
+
+def test_closing_more_than_the_allowed_share_needs_force(session, tmp_path):
+    _three_venues(session, tmp_path)
+    one_left = write_csv(tmp_path / "v2.csv", [row("a")])
+    with pytest.raises(DomainError) as refused:
+        import_venues(session, ACTOR, [one_left], source="region", geocode=False, full=True)
+    assert refused.value.code == "too_many_closures"
+    assert "fermerait 2 lieux sur 3" in refused.value.message and "--force" in refused.value.message
+    assert set(_statuses(session).values()) == {VenueStatus.CANDIDATE}
+    summary = import_venues(session, ACTOR, [one_left], source="region", geocode=False, full=True, max_close_share=0.7)
+    assert summary.closed == 2
+
+
+def test_a_venue_closed_by_an_import_reopens_when_it_comes_back_but_not_one_closed_by_staff(session, tmp_path):
+    _three_venues(session, tmp_path)
+    set_venue_status(session, ACTOR, venue_of(session, "region", "a"), VenueStatus.QUALIFIED, "Décision de test")
+    set_venue_status(session, ACTOR, venue_of(session, "region", "c"), VenueStatus.CLOSED, "Fermé à la demande du lieu")
+    import_venues(session, ACTOR, [write_csv(tmp_path / "v2.csv", [row("b")])], source="region", geocode=False,
+                  full=True, force=True)
+    assert _statuses(session) == {"a": VenueStatus.CLOSED, "b": VenueStatus.CANDIDATE, "c": VenueStatus.CLOSED}
+    back = import_venues(session, ACTOR, [write_csv(tmp_path / "v3.csv", [row("a"), row("b"), row("c")])],
+                         source="region", geocode=False, full=True)
+    assert back.reopened == 1 and "1 rouvert" in back.summary_line()
+    assert _statuses(session) == {"a": VenueStatus.QUALIFIED, "b": VenueStatus.CANDIDATE, "c": VenueStatus.CLOSED}
+    last = audit_trail(session, "venue", venue_of(session, "region", "a").id)[-1]
+    assert last.data["after"] == "qualified" and last.data["reopened_by_import"] == "region"
