@@ -117,9 +117,12 @@ def mapping_for(path: Path) -> Mapping | None:
     if path.suffix.lower() != ".csv":
         return None
     with path.open("rb") as handle:
-        first_line = handle.readline().decode("utf-8-sig", errors="replace")
+        first_line = (handle.readline().decode("utf-8-sig", errors="replace").splitlines() or [""])[0]
     for mapping in available_mappings().values():
-        header = set(next(csv.reader([first_line], delimiter=mapping.delimiter), []))
+        try:
+            header = set(next(csv.reader([first_line], delimiter=mapping.delimiter), []))
+        except csv.Error:  # not a text header: read_rows says why the file cannot be read
+            return None
         if set(mapping.signature) <= header:
             return mapping
     return None

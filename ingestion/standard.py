@@ -168,6 +168,42 @@ def separator(version: str) -> str:
 # ------------------------------------------------------------------------------------- readers
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _without_control_characters(raw: dict[str, Any], issues: list[Issue]) -> dict[str, Any]:
+    """NUL and other control characters are dropped from text cells, each with a warning: a row is never
+    lost, nor a whole file aborted, for an invisible character."""
+    cleaned = dict(raw)
+    for name, value in raw.items():
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+            cleaned[name] = CONTROL_CHARACTERS.sub("", value)
+            issues.append(Issue("avertissement", str(name), cleaned[name],
+                                f"Caractères de contrôle (invisibles) supprimés du champ « {name} »."))
+    return cleaned
+
+
+def _csv_rows(path: Path, handle) -> list[dict[str, Any]]:
+    header = handle.readline()
+    handle.seek(0)
+    # The standard says comma; semicolon files exist (spreadsheet exports).
+    delimiter = max(",;\t", key=header.count)
+    reader = csv.DictReader(handle, delimiter=delimiter, restkey="_colonnes_en_trop")
+    try:
+        columns = reader.fieldnames or []
+        doubled = sorted({name for name in columns if columns.count(name) > 1})
+        if doubled:
+            raise UnreadableFile(f"Le fichier {path.name} a des colonnes en double : {', '.join(doubled)}. "
+                                 "Gardez une seule colonne de chaque nom.", field="fichier", code="duplicate_column")
+        return list(reader)
+    except csv.Error as error:
+        too_large = "field larger than field limit" in str(error)
+        reason = (f"un champ dépasse {csv.field_size_limit() // 1024} Kio" if too_large
+                  else "ce n'est pas un fichier CSV de texte (contenu binaire ou guillemets non fermés)")
+        raise UnreadableFile(f"Le fichier {path.name} est illisible à la ligne {reader.line_num} : {reason}.",
+                             field="fichier") from None
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a CSV (comma, UTF-8, header) or JSON (array of objects) file."""
     suffix = path.suffix.lower()
@@ -183,11 +219,10 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             return data
         if suffix == ".csv":
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                header = handle.readline()
-                handle.seek(0)
-                # The standard says comma; semicolon files exist (spreadsheet exports).
-                delimiter = max(",;\t", key=header.count)
-                return list(csv.DictReader(handle, delimiter=delimiter, restkey="_colonnes_en_trop"))
+                return _csv_rows(path, handle)
+    except RecursionError:
+        raise UnreadableFile(f"Le fichier {path.name} imbrique trop de niveaux de tableaux ou d'objets JSON.",
+                             field="fichier") from None
     except UnicodeDecodeError:
         raise UnreadableFile(f"Le fichier {path.name} n'est pas encodé en UTF-8.", field="fichier") from None
     except json.JSONDecodeError as error:
@@ -263,6 +298,7 @@ class RowCleaner:
 
     def clean(self, line: int, raw: dict[str, Any]) -> CleanRow:
         issues: list[Issue] = []
+        raw = _without_control_characters(raw, issues)
         source_id = _text(raw.get("id")) or ""
         row = CleanRow(line=line, source_id=source_id, record=None, issues=issues, raw=raw)
 

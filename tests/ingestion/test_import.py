@@ -259,3 +259,42 @@ def test_a_venue_closed_by_an_import_reopens_when_it_comes_back_but_not_one_clos
     assert _statuses(session) == {"a": VenueStatus.QUALIFIED, "b": VenueStatus.CANDIDATE, "c": VenueStatus.CLOSED}
     last = audit_trail(session, "venue", venue_of(session, "region", "a").id)[-1]
     assert last.data["after"] == "qualified" and last.data["reopened_by_import"] == "region"
+
+
+def _bad_file(tmp_path: Path, kind: str) -> Path:
+    if kind == "binary":
+        path = tmp_path / "binaire.csv"
+        path.write_bytes(bytes(range(256)) * 20)
+    elif kind == "huge_field":
+        path = tmp_path / "enorme.csv"
+        path.write_text("id;nom;adresse\na;" + "x" * (10 * 1024 * 1024) + ";rue\n", encoding="utf-8")
+    elif kind == "nested":
+        path = tmp_path / "imbrique.json"
+        path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    else:
+        path = tmp_path / "doublon.csv"
+        path.write_text("id;nom;nom;adresse\na;A;B;1 rue\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind, code, words", [
+    ("binary", "unreadable_file", "n'est pas encodé en UTF-8"),
+    ("huge_field", "unreadable_file", "un champ dépasse 128 Kio"),
+    ("nested", "unreadable_file", "imbrique trop de niveaux"),
+    ("duplicate", "duplicate_column", "colonnes en double : nom"),
+])
+def test_a_bad_file_gets_a_french_message_and_nothing_is_written(session, tmp_path, kind, code, words):
+    before = session.scalar(select(func.count()).select_from(Venue))
+    with pytest.raises(DomainError) as refused:
+        import_venues(session, ACTOR, [_bad_file(tmp_path, kind)], source="region", geocode=False)
+    assert refused.value.code == code and words in refused.value.message and refused.value.field == "fichier"
+    assert session.scalar(select(func.count()).select_from(Venue)) == before
+
+
+def test_a_nul_character_is_dropped_with_a_warning_and_the_file_goes_on(session, tmp_path):
+    path = write_csv(tmp_path / "nul.csv", [row("a", nom="Espace\x00 numérique\x07 A"), row("b")])
+    summary = import_venues(session, ACTOR, [path], source="region", geocode=False)
+    assert summary.counts["created"] == 2
+    assert venue_of(session, "region", "a").nom == "Espace numérique A"
+    warning = next(line for line in summary.report if line["champ"] == "nom")
+    assert warning["niveau"] == "avertissement" and "Caractères de contrôle" in warning["message"]
