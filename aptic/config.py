@@ -39,6 +39,8 @@ def load(instance_path: Path) -> dict[str, Any]:
         # Basemap tiles ({z}/{x}/{y} template); empty = no tiles, the boundary layer alone.
         "TILE_URL": os.environ.get("APTIC_TILE_URL", DEFAULT_TILE_URL),
         "TILE_ATTRIBUTION": os.environ.get("APTIC_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
+        # Address searches sent to the geocoder by one anonymous visitor (address), Flask-Limiter notation.
+        "GEOCODING_RATE_LIMIT": os.environ.get("APTIC_GEOCODING_RATE_LIMIT", "30 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
         # Production (deploy/): keys of the shared rate-limit counters, so that sites can share one Redis.
         "RATELIMIT_KEY_PREFIX": os.environ.get("APTIC_RATELIMIT_KEY_PREFIX", "aptic"),

@@ -41,6 +41,16 @@ def count_anonymous_failure(scope: str, limit: str) -> None:
         abort(429)
 
 
+def limit_anonymous(scope: str, setting: str) -> Callable[[], None]:
+    """A hook counting one use of a costly service (the geocoder) by an anonymous visitor, per address,
+    against the limit in `setting`; beyond it the answer is 429. Signed-in users are not counted."""
+    def count_use() -> None:
+        if limiter.enabled and not current_user.is_authenticated and not limiter.limiter.hit(
+                parse_limit(current_app.config[setting]), scope, get_remote_address()):
+            abort(429)
+    return count_use
+
+
 def request_session() -> Session:
     """The unit of work of the current request (opened by the shell's database extension)."""
     return current_app.extensions["aptic.db"].request_session()

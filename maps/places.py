@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,13 +12,16 @@ from directory.errors import InvalidInput, NotFound
 from ingestion import api as ingestion_api  # maps may read every package (DESIGN.md)
 
 
-def search_place(session: Session, query: str) -> api.Place:
-    """A commune name or postcode, offline; otherwise an address through the geocoder."""
+def search_place(session: Session, query: str, before_geocoding: Callable[[], None] | None = None) -> api.Place:
+    """A commune name or postcode, offline; otherwise an address through the geocoder (after
+    `before_geocoding`, where the web counts the anonymous visitor's geocoding allowance)."""
     try:
         return api.resolve_place(session, query)
     except NotFound:
         if api.POSTCODE.match(query.strip()):
             raise
+        if before_geocoding is not None:
+            before_geocoding()
         found = ingestion_api.geocode_one(session, query)
         if found is None:
             raise NotFound(
@@ -35,6 +39,7 @@ def nearby_search(
     lon: float | None = None,
     radius_km: float | None = None,
     limit: int | None = None,
+    before_geocoding: Callable[[], None] | None = None,
     **filters: Any,
 ) -> api.NearbyResult:
     """Published venues around `lat`/`lon` (both) or else the place `q`, with `directory.api.nearby_venues`'s filters.
@@ -49,7 +54,7 @@ def nearby_search(
                                    field=missing, code="invalid_parameter")
             centre: dict[str, Any] = {"lat": lat, "lon": lon}
         elif q:
-            centre = {"place": search_place(session, q)}
+            centre = {"place": search_place(session, q, before_geocoding)}
         else:
             raise InvalidInput("Indiquez une commune, un code postal, une adresse, ou « lat » et « lon ».",
                                field="q", code="required")

@@ -9,7 +9,7 @@ from flask import Response, jsonify, url_for
 from directory import params
 from directory.db import utcnow
 from directory.models import TerritoryLevel
-from directory.web import request_session
+from directory.web import limit_anonymous, request_session
 from maps.coverage import (
     COVERAGE_AREA_LEVELS,
     COVERAGE_DISTANCES_KM,
@@ -73,13 +73,15 @@ def _cached(payload: dict[str, Any]) -> Response:
                         "proche au plus loin ; les distances sont en mètres sur l'ellipsoïde WGS84.")
 @api_bp.arguments(NearbySearch, location="query")
 @api_bp.response(200, NearbyVenuesSchema, description="Collection GeoJSON des lieux, triée par distance")
-@api_bp.errors(400, 503, codes={
+@api_bp.errors(400, 429, 503, codes={
+    429: ["rate_limited"],
     400: ["required", "invalid_parameter", "invalid_latitude", "invalid_longitude", "unknown_place", "invalid_radius",
           "invalid_limit", "invalid_level", "unknown_service", "invalid_filter_value", "invalid_open_at"],
     503: ["geocoder_unavailable"],
 })
 def nearby(search: dict[str, Any]) -> Response:
-    return jsonify(nearby_collection(nearby_search(request_session(), **search)))
+    return jsonify(nearby_collection(nearby_search(
+        request_session(), **search, before_geocoding=limit_anonymous("geocoding", "GEOCODING_RATE_LIMIT"))))
 
 
 @api_bp.route("/venues/<int:venue_id>", tags=["Lieux"])

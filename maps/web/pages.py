@@ -14,7 +14,7 @@ from directory.db import utcnow
 from directory.errors import DomainError, InvalidInput
 from directory.models import Role, TerritoryLevel
 from directory.navigation import menu_entry
-from directory.web import limiter, request_session, role_required
+from directory.web import limit_anonymous, limiter, request_session, role_required
 from maps.models import REPORT_TOPIC_LABELS, RUN_STATUS_LABELS, ReportTopic
 from maps.places import nearby_search
 from maps.public import (
@@ -86,7 +86,8 @@ def home() -> Any:
     searched = any(request.args.get(name, "").strip() for name in ("q", "lat", "lon"))
     if searched:
         try:
-            result = nearby_search(session, **params.parse(NearbySearch))
+            result = nearby_search(session, **params.parse(NearbySearch),
+                                   before_geocoding=limit_anonymous("geocoding", "GEOCODING_RATE_LIMIT"))
         except DomainError as exc:
             error = exc
     if result is not None:

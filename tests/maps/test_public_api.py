@@ -180,3 +180,17 @@ def test_openapi_describes_the_public_api(client):
     }
     assert "/api/v1/territories/{level}/{code}" in document["paths"]
     assert "NearbyVenues" in document["components"]["schemas"]
+
+
+def test_anonymous_address_searches_are_limited_per_visitor_not_commune_searches(app, client, venues, geocoder):
+    app.config["GEOCODING_RATE_LIMIT"] = "2 per minute"
+    address = "/api/v1/venues/nearby?q=1 place Bellecour 69002 Lyon&radius_km=5"
+    assert [client.get(address).status_code for _ in range(2)] == [200, 200]
+    refused = client.get(address)
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    # a commune name never reaches the geocoder, so it is not counted; the page shares the allowance
+    assert client.get("/api/v1/venues/nearby?q=Lyon").status_code == 200
+    assert client.get("/?q=1 place Bellecour 69002 Lyon").status_code == 429
+    # a second visitor (another address) has its own allowance; repeated answers came from the cache
+    assert client.get(address, environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200
+    assert [kind for kind, _ in geocoder.requests] == ["search"]
