@@ -4,8 +4,8 @@ folium points its maps at public CDNs (Leaflet, MarkerCluster, jQuery, Bootstrap
 venue PC behind a filtering proxy, and every test here, has no access to them, and the platform's
 Content-Security-Policy allows scripts from itself only. `localise()` rewrites the assets of a
 folium map and of every element in it to the copies the platform serves under /static/vendor/,
-and drops the ones no map of ours uses. The tiles come from a setting; when they fail, the map
-still shows the platform's own boundary layer and basemap.js says so.
+and drops the ones no map of ours uses. The tiles come from a setting; when they fail, markers and
+choropleths still show on a plain background and basemap.js says so.
 """
 
 from __future__ import annotations

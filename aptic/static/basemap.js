@@ -1,5 +1,5 @@
 // When the basemap tiles cannot be loaded (no internet, filtering proxy), say so once per map:
-// the platform's own boundaries and markers stay, and the list below the map is the full alternative.
+// the markers and choropleths stay, and the list of results is the full alternative.
 (function () {
   if (!window.L || !L.TileLayer) { return; }
   L.TileLayer.addInitHook(function () {
@@ -10,7 +10,7 @@
       var notice = document.createElement("p");
       notice.className = "basemap-notice";
       notice.setAttribute("role", "status");
-      notice.textContent = "Le fond de carte n'a pas pu être chargé : les limites des territoires et les lieux restent affichés, et la liste ci-dessous donne tous les résultats.";
+      notice.textContent = "Le fond de carte n'a pas pu être chargé : les lieux restent affichés sur la carte, et la liste des résultats les donne tous.";
       map.getContainer().appendChild(notice);
     });
   });
