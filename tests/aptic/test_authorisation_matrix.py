@@ -58,6 +58,11 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/pass/commandes/{order}", "redemption.order_report"): (L, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}/rapport.csv", "redemption.order_report_csv"): (L, 200, 200, 403, 403, 403, 403, 403),
     # distributor tools
+    # venue statements: venue staff see their venues' (another operator's is unknown to them), staff see all
+    ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
+    ("GET", "/pass/releves/{statement}", "redemption.statement_detail"): (L, 200, 403, 403, 403, 403, 200, 404),
+    ("GET", "/pass/releves/{statement}/releve.pdf", "redemption.statement_pdf"): (L, 200, 403, 403, 403, 403, 200, 404),
+    ("GET", "/pass/releves/{statement}/releve.csv", "redemption.statement_csv"): (L, 200, 403, 403, 403, 403, 200, 404),
     ("GET", "/pass/distribution", "redemption.distribution"):    (L, 403, 403, 403, 200, 200, 403, 403),
     ("POST", "/pass/distribution", "redemption.distribution"):   (L, 403, 403, 403, 404, 404, 403, 403),
     # venue tools: its own venues only
