@@ -9,7 +9,7 @@ import csv
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -277,6 +277,11 @@ def two_of_each_kind(session: Session) -> Cast:
     booklet = order.booklets[0]
     redemption_api.record_distribution(session, ACTOR, orgs["distributor"][0], booklet, "BEN-A")
     redemption, _ = redemption_api.redeem(session, ACTOR, venue, [booklet.cheques[0].code], "premiers-pas")
+    # A statement of A's venue: a cheque redeemed last month, and that month closed.
+    last_month = (date.today().replace(day=1) - timedelta(days=1)).replace(day=15)
+    redemption_api.redeem(session, ACTOR, venue, [booklet.cheques[1].code], "premiers-pas",
+                          now=datetime.combine(last_month, datetime.min.time(), UTC))
+    (statement,) = redemption_api.close_month(session, ACTOR, last_month)["statements"]
     application = qualification_api.create_application(session, ACTOR, orgs["venue"][0])
     _, token = directory_api.create_api_key(session, ACTOR, orgs["venue"][0], "douchette A", venue)
     key, _ = directory_api.create_api_key(session, ACTOR, orgs["venue"][0], "douchette de secours A", venue)
@@ -284,7 +289,8 @@ def two_of_each_kind(session: Session) -> Cast:
     session.flush()
     ids = {"order": order.id, "redemption": redemption.id, "application": application.id, "venue": venue.id,
            "key": key.id, "user": users["venue"].id, "organisation": orgs["venue"][0].id,
-           "sponsor_organisation": orgs["sponsor"][0].id, "open_venue": imported_venue(session).id}
+           "sponsor_organisation": orgs["sponsor"][0].id, "statement": statement.id,
+           "open_venue": imported_venue(session).id}
     return Cast(users=users, ids=ids, tokens={"venue": token, "venue_b": token_b})
 
 

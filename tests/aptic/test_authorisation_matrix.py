@@ -57,6 +57,11 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/pass/commandes", "redemption.orders"):             (L, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}", "redemption.order_report"): (L, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}/rapport.csv", "redemption.order_report_csv"): (L, 200, 200, 403, 403, 403, 403, 403),
+    # venue statements: venue staff see their venues' (another operator's is unknown to them), staff see all
+    ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
+    ("GET", "/pass/releves/{statement}", "redemption.statement_detail"): (L, 200, 403, 403, 403, 403, 200, 404),
+    ("GET", "/pass/releves/{statement}/releve.pdf", "redemption.statement_pdf"): (L, 200, 403, 403, 403, 403, 200, 404),
+    ("GET", "/pass/releves/{statement}/releve.csv", "redemption.statement_csv"): (L, 200, 403, 403, 403, 403, 200, 404),
     # distributor tools
     ("GET", "/pass/distribution", "redemption.distribution"):    (L, 403, 403, 403, 200, 200, 403, 403),
     ("POST", "/pass/distribution", "redemption.distribution"):   (L, 403, 403, 403, 404, 404, 403, 403),
@@ -92,11 +97,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/cles-api", "directory.api_keys"):                  (L, 200, 403, 403, 403, 403, 200, 200),
     ("POST", "/cles-api", "directory.api_keys"):                 (L, 422, 403, 403, 403, 403, 422, 422),
     ("POST", "/cles-api/{key}/revoquer", "directory.revoke_api_key"): (L, 302, 403, 403, 403, 403, 302, 403),
-    # venue statements: venue staff its own venues' (a statement that does not exist is 404 to those who may read one)
     ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
-    ("GET", "/pass/releves/999999", "redemption.statement_detail"): (L, 404, 403, 403, 403, 403, 404, 404),
-    ("GET", "/pass/releves/999999/releve.pdf", "redemption.statement_pdf"): (L, 404, 403, 403, 403, 403, 404, 404),
-    ("GET", "/pass/releves/999999/releve.csv", "redemption.statement_csv"): (L, 404, 403, 403, 403, 403, 404, 404),
     # from open data to qualification: venue operators and sponsors claim (a form without its structure is refused), staff invite (an unknown structure is 404)
     ("GET", "/qualification/lieux-ouverts/", "qualification.claims.open_venues"): (L, 200, 200, 200, 403, 403, 200, 200),
     ("GET", "/qualification/lieux-ouverts/{open_venue}", "qualification.claims.open_venue"): (L, 200, 200, 200, 403, 403, 200, 200),
