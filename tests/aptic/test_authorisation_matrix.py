@@ -97,7 +97,6 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/cles-api", "directory.api_keys"):                  (L, 200, 403, 403, 403, 403, 200, 200),
     ("POST", "/cles-api", "directory.api_keys"):                 (L, 422, 403, 403, 403, 403, 422, 422),
     ("POST", "/cles-api/{key}/revoquer", "directory.revoke_api_key"): (L, 302, 403, 403, 403, 403, 302, 403),
-    ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
     # from open data to qualification: venue operators and sponsors claim (a form without its structure is refused), staff invite (an unknown structure is 404)
     ("GET", "/qualification/lieux-ouverts/", "qualification.claims.open_venues"): (L, 200, 200, 200, 403, 403, 200, 200),
     ("GET", "/qualification/lieux-ouverts/{open_venue}", "qualification.claims.open_venue"): (L, 200, 200, 200, 403, 403, 200, 200),
