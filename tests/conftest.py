@@ -35,6 +35,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ["spatialite", "postgis"]
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _postgres_unavailable(reason: str) -> None:
@@ -178,3 +179,16 @@ def committed_database_url(database_url: str, engine: Engine, tmp_path: Path) ->
     engine.dispose()
     with database_copy(database_url, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium through Playwright (the browser tests skip where it is absent)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium absent (paquet Debian « chromium ») : test navigateur ignoré")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()

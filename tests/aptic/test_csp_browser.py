@@ -17,7 +17,6 @@ from directory.models import Venue
 from tests.builders import CAHORS, PASSWORD, publish_venue, two_of_each_kind
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 LISTEN = """window.__csp = [];
 document.addEventListener("securitypolicyviolation", function (e) {
   window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + e.sourceFile + ":" + e.lineNumber);
@@ -47,17 +46,6 @@ def live(committed_database_url: str, tmp_path: Path) -> Iterator[tuple[str, dic
         thread.join()
         app.extensions["aptic.db"].engine.dispose()
 
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium absent (paquet Debian « chromium ») : test navigateur ignoré")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 PAGES = {

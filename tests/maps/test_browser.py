@@ -23,7 +23,6 @@ from directory.db import make_engine
 from tests.builders import offset, publish_venue
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -50,17 +49,6 @@ def live_server(committed_database_url: str) -> Iterator[str]:
         thread.join()
         app.extensions["aptic.db"].engine.dispose()
 
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium absent (paquet Debian « chromium ») : test navigateur ignoré")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def offline_page(browser, base_url: str, **options):

@@ -8,7 +8,6 @@ import base64
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -20,7 +19,6 @@ from maps import api as maps_api
 from tests.builders import CAHORS, PASSWORD, aptic_staff, offset, publish_venue
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 # A 1×1 grey PNG: what the local tile server answers for every tile.
 TILE = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNoAAAAggCBd81ytgAAAABJRU5ErkJggg==")
 
@@ -117,17 +115,6 @@ def _visit_all(browser, base: str, ids: dict, allowed_host: str | None) -> tuple
     context.close()
     return errors, foreign, undrawn
 
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium absent (paquet Debian « chromium ») : test navigateur ignoré")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def test_with_no_other_host_every_map_draws_from_the_platform_alone(browser, world, committed_database_url):
