@@ -62,7 +62,7 @@ def scene(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFa
             venue_id = venue.id
             session.commit()
         yield {"url": url, "engine": copy_engine, "folder": folder, "venue_id": venue_id, "token": token, "codes": codes}
-        engine.dispose()
+        copy_engine.dispose()
 
 
 @pytest.fixture(scope="module")
