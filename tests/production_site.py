@@ -8,6 +8,7 @@ Both run this checkout's code (PYTHONPATH) in their own processes and are stoppe
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,15 +25,35 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("APTIC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def redis_unavailable() -> str | None:
-    """Why the local Redis cannot be used, or None when it answers."""
+def redis_unavailable(url: str = REDIS_URL) -> str | None:
+    """Why the Redis at `url` cannot be used, or None when it answers."""
     import redis
 
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as error:
-        return f"Redis indisponible à {REDIS_URL} ({error})"
+        return f"Redis indisponible à {url} ({error})"
     return None
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """The local Redis (APTIC_TEST_REDIS_URL), or, when it does not answer, a throwaway `redis-server`."""
+    if redis_unavailable() is None or shutil.which("redis-server") is None:
+        yield REDIS_URL
+        return
+    port = _free_port()
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while redis_unavailable(url) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def _free_port() -> int:
@@ -41,14 +62,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def production_environment(database_url: str, folder: Path, **settings: str) -> dict[str, str]:
+def production_environment(database_url: str, folder: Path, redis_url: str = REDIS_URL, **settings: str) -> dict[str, str]:
     """The variables of deploy/aptic.env for a throwaway site (unique rate-limit key prefix per site)."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("APTIC_")}
     environment.update({
         "PYTHONPATH": str(ROOT),
         "APTIC_DATABASE_URL": database_url,
         "APTIC_SECRET_KEY": "production-profile-test",
-        "APTIC_RATELIMIT_STORAGE_URI": REDIS_URL,
+        "APTIC_RATELIMIT_STORAGE_URI": redis_url,
         "APTIC_RATELIMIT_KEY_PREFIX": f"aptic-test-{uuid.uuid4().hex[:12]}",
         "APTIC_UPLOAD_DIR": str(folder / "uploads"),
         "APTIC_LOG_LEVEL": "INFO",

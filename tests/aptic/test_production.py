@@ -27,7 +27,14 @@ from maps.models import CartographyRun, RebuildClaim, RunStatus
 from redemption.models import Redemption
 from tests.builders import ACTOR, PASSWORD, csrf_token_from, make_order, publish_venue
 from tests.conftest import IN_CI, database_copy
-from tests.production_site import ProductionSite, production_environment, production_site, redis_unavailable, scheduler_process
+from tests.production_site import (
+    ProductionSite,
+    production_environment,
+    production_site,
+    redis_server,
+    redis_unavailable,
+    scheduler_process,
+)
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgis"], indirect=True, scope="session")
 
@@ -39,13 +46,13 @@ EMAIL = "accueil@mediatheque.fr"
 @pytest.fixture(scope="module")
 def scene(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A throwaway PostGIS copy with a published venue, its scanner key, an issued order and a user."""
-    if reason := redis_unavailable():
-        if IN_CI:
-            pytest.fail(f"{reason} : obligatoire en CI.", pytrace=False)
-        pytest.skip(reason)
     folder = tmp_path_factory.mktemp("production")
     engine.dispose()  # the copy needs its template idle
-    with database_copy(database_url, folder) as url:
+    with redis_server() as redis_url, database_copy(database_url, folder) as url:
+        if reason := redis_unavailable(redis_url):
+            if IN_CI:
+                pytest.fail(f"{reason} : obligatoire en CI.", pytrace=False)
+            pytest.skip(reason)
         copy_engine = make_engine(url)
         with Session(copy_engine) as session:
             sponsor = directory_api.create_organisation(session, ACTOR, name="Département de la Gironde",
@@ -61,13 +68,13 @@ def scene(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFa
             codes = [cheque.code for cheque in order.booklets[0].cheques]
             venue_id = venue.id
             session.commit()
-        yield {"url": url, "engine": copy_engine, "folder": folder, "venue_id": venue_id, "token": token, "codes": codes}
-        engine.dispose()
+        yield {"url": url, "redis_url": redis_url, "engine": copy_engine, "folder": folder, "venue_id": venue_id, "token": token, "codes": codes}
+        copy_engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def site(scene: dict) -> Iterator[ProductionSite]:
-    environment = production_environment(scene["url"], scene["folder"], APTIC_WEB_WORKERS="2")
+    environment = production_environment(scene["url"], scene["folder"], scene["redis_url"], APTIC_WEB_WORKERS="2")
     with production_site(environment, scene["folder"]) as running:
         yield running
 
@@ -191,7 +198,8 @@ def test_a_worker_killed_mid_redemption_loses_nothing(site: ProductionSite, scen
 
 
 def test_a_saturated_pool_answers_503_with_retry_after(scene: dict) -> None:
-    environment = production_environment(scene["url"], scene["folder"], APTIC_WEB_WORKERS="1", APTIC_WEB_THREADS="4",
+    environment = production_environment(scene["url"], scene["folder"], scene["redis_url"],
+                                         APTIC_WEB_WORKERS="1", APTIC_WEB_THREADS="4",
                                          APTIC_DATABASE_POOL_SIZE="1", APTIC_DATABASE_POOL_TIMEOUT="1")
     with production_site(environment, scene["folder"]) as saturated:
         with table_locked(scene, "venue"):
@@ -211,7 +219,7 @@ def test_a_saturated_pool_answers_503_with_retry_after(scene: dict) -> None:
 
 
 def test_two_schedulers_run_the_missed_monday_rebuild_once(scene: dict) -> None:
-    environment = production_environment(scene["url"], scene["folder"])
+    environment = production_environment(scene["url"], scene["folder"], scene["redis_url"])
     logs = [scene["folder"] / f"scheduler-{index}.log" for index in (1, 2)]
     with scheduler_process(environment, logs[0]), scheduler_process(environment, logs[1]):
         deadline = time.monotonic() + 60
