@@ -103,13 +103,16 @@ def test_status_machine(session, operator):
     api.set_venue_status(session, ACTOR, venue, "qualified", "Dossier complet, quota disponible")
     api.set_venue_status(session, ACTOR, venue, "suspended", "Contrôle en cours")
     api.set_venue_status(session, ACTOR, venue, "qualified", "Contrôle levé")
-    api.set_venue_status(session, ACTOR, venue, "closed", "Fermeture définitive")
+    api.set_venue_status(session, ACTOR, venue, "closed", "Fermeture")
+    # a closed venue may get back the status it had (an import that closed it by mistake)
+    api.set_venue_status(session, ACTOR, venue, "qualified", "Réouverture")
     with pytest.raises(InvalidTransition) as error:
-        api.set_venue_status(session, ACTOR, venue, "qualified", "Réouverture")
+        api.set_venue_status(session, ACTOR, venue, "candidate", "Retour en candidature")
     assert error.value.status == 409
     events = [e for e in api.audit_trail(session, "venue", venue.id) if e.action == "venue.status_changed"]
     assert [(e.data["before"], e.data["after"]) for e in events] == [
         ("candidate", "qualified"), ("qualified", "suspended"), ("suspended", "qualified"), ("qualified", "closed"),
+        ("closed", "qualified"),
     ]
     assert events[0].data["reason"] == "Dossier complet, quota disponible"
 
