@@ -23,13 +23,16 @@ from redemption.errors import (
     MixedBooklets,
     NotDistributed,
     OutsideTerritory,
+    ServiceLimitReached,
     ServiceNotAllowed,
     TooManyCheques,
     UnknownCode,
+    VenueCannotRedeem,
     VenueNotQualified,
 )
 from redemption.models import (
     CHEQUE_MACHINE,
+    MAX_CHEQUES_PER_SERVICE,
     MAX_ID,
     REDEMPTION_MACHINE,
     Booklet,
@@ -120,6 +123,9 @@ def redeem(
     if venue.status != VenueStatus.QUALIFIED:
         raise VenueNotQualified(f"Le lieu « {venue.nom} » n'est pas qualifié APTIC aujourd'hui : il ne peut pas "
                                 "encaisser de chèques.", field="venue")
+    if venue.distribution_only or (venue.organisation is not None and venue.organisation.distribution_only):
+        raise VenueCannotRedeem(f"Le lieu « {venue.nom} » distribue les pass mais ne peut pas encaisser de chèques "
+                                "(Maisons France Services, par exemple).", field="venue")
     _lock_booklets(session, codes)
     cheques = list(session.scalars(
         select(Cheque).where(Cheque.code.in_(codes)).options(joinedload(Cheque.booklet).joinedload(Booklet.order))
@@ -154,6 +160,7 @@ def redeem(
             f"Ce chèque ne finance pas les services de niveau {service.level_number}.", field="service",
         )
 
+    slots = _free_service_slots(session, booklet, service, len(cheques))
     ids = [c.id for c in cheques]
     claimed = session.execute(
         update(Cheque)
@@ -165,17 +172,41 @@ def redeem(
     redemption = Redemption(
         venue=venue, service=service, booklet=booklet, order_id=order.id, cheque_count=len(ids),
         amount_cents=sum(c.value_cents for c in cheques), actor=actor.label, created_at=now,
-        lines=[RedemptionCheque(cheque=cheque) for cheque in cheques],
+        lines=[RedemptionCheque(cheque=cheque, booklet_id=booklet.id, service_id=service.id, service_slot=slot)
+               for cheque, slot in zip(cheques, slots, strict=True)],
     )
     session.add(redemption)
     try:
         session.flush()
     except IntegrityError:
-        # The partial unique index on active redemption lines: another delivery got there first.
+        # The partial unique indexes on active redemption lines: another delivery got there first.
         raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes") from None
     record_audit(session, actor, "redemption.created", "redemption", redemption.id, venue_id=venue.id,
                  service=service.slug, booklet=booklet.number, cheques=codes, amount_cents=redemption.amount_cents)
     return redemption, True
+
+
+def _free_service_slots(session: Session, booklet: Booklet, service: Service, count: int) -> list[int]:
+    """The slots these cheques take among the booklet's two on this service ("deux chèques au plus"),
+    read under the booklet lock; a cancelled delivery has freed its own."""
+    used = session.execute(
+        select(RedemptionCheque.service_slot, Redemption.created_at)
+        .join(Redemption, Redemption.id == RedemptionCheque.redemption_id)
+        .where(RedemptionCheque.booklet_id == booklet.id, RedemptionCheque.service_id == service.id,
+               RedemptionCheque.active)
+        .order_by(Redemption.created_at)
+    ).all()
+    free = sorted(set(range(1, MAX_CHEQUES_PER_SERVICE + 1)) - {slot for slot, _ in used})
+    if len(free) < count:
+        dates = " et le ".join(f"{at.astimezone(PARIS_TZ):%d/%m/%Y}" for _, at in used)
+        already = (f"deux chèques de ce carnet ont déjà été utilisés le {dates}" if len(used) > 1
+                   else f"un chèque de ce carnet a déjà été utilisé le {dates}")
+        raise ServiceLimitReached(
+            f"Un carnet finance deux chèques au plus pour un même service : {already} pour « {service.label} ». "
+            "Le lieu peut prolonger la prestation gratuitement.",
+            field="codes", details={"used_on": [at.isoformat() for _, at in used]},
+        )
+    return free[:count]
 
 
 def _retry_or_refuse(session: Session, venue: Venue, cheques: list[Cheque], redeemed: Cheque, now: datetime) -> Redemption:
