@@ -199,7 +199,7 @@ def authenticate_api_key(session: Session, token: str) -> ApiKey | None:
     if len(parts) != 3 or parts[0] != API_KEY_SCHEME:
         return None
     # The scanner's venue comes with its key: one statement authenticates a scan.
-    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]).options(joinedload(ApiKey.venue)))
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]).options(joinedload(ApiKey.venue).joinedload(Venue.organisation)))
     if key is None or key.revoked_at is not None:
         return None
     if not hmac.compare_digest(key.secret_hash, hashlib.sha256(parts[2].encode()).hexdigest()):

@@ -75,7 +75,9 @@ from directory.venues import (
     VENUE_TRANSITIONS,
     clean_venue_fields,
     create_venue,
+    distribution_only_by_default,
     get_venue,
+    set_distribution_only,
     set_venue_status,
     update_venue,
     venue_coordinates,
@@ -96,7 +98,7 @@ __all__ = [
     "clean_email", "normalize_phone", "parse_date", "venue_field_names",
     # venues
     "VENUE_STATUS_MACHINE", "VENUE_TRANSITIONS", "clean_venue_fields", "create_venue", "get_venue",
-    "set_venue_status", "update_venue", "venue_coordinates",
+    "distribution_only_by_default", "set_distribution_only", "set_venue_status", "update_venue", "venue_coordinates",
     # opening hours
     "DayHours", "is_open_at", "validate_opening_hours", "venue_hours", "venue_timezone", "week_hours",
     # accounts

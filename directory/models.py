@@ -170,6 +170,8 @@ class Organisation(Base):
     is_distributor: Mapped[bool] = mapped_column(default=False)
     is_venue_operator: Mapped[bool] = mapped_column(default=False)
     is_aptic: Mapped[bool] = mapped_column(default=False)
+    # May hand out booklets but not redeem cheques (Maisons France Services, by the scheme's rules).
+    distribution_only: Mapped[bool] = mapped_column(default=False, server_default=false())
     address: Mapped[str | None] = mapped_column(String(300))
     code_insee: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -261,6 +263,9 @@ class Venue(Base):
     # On the public cartography (map, search API). Only the weekly rebuild changes it, in one
     # transaction, so the public sees either the previous cartography or the new one.
     published: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Distributes booklets but may not redeem cheques (France Services by default, see
+    # directory.venues.distribution_only_by_default); staff can change it.
+    distribution_only: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from directory.audit import Actor, jsonable, record_audit
 from directory.db import MAX_ID, point_wkt
 from directory.errors import InvalidInput, NotFound
-from directory.models import VENUE_STATUS_LABELS, Venue, VenueStatus
+from directory.models import VENUE_STATUS_LABELS, Organisation, Venue, VenueStatus
 from directory.organisations import get_organisation
 from directory.referential import services_by_slugs
 from directory.territories import check_coordinates, commune_at, commune_by_code
@@ -55,7 +55,7 @@ def clean_venue_fields(session: Session, fields: dict[str, Any], *, partial: boo
 def create_venue(session: Session, actor: Actor, fields: dict[str, Any]) -> Venue:
     cleaned = clean_venue_fields(session, fields)
     services = cleaned.pop("services", [])
-    venue = Venue(**cleaned)
+    venue = Venue(**cleaned, distribution_only=distribution_only_by_default(cleaned))
     venue.services = services
     session.add(venue)
     session.flush()
@@ -122,6 +122,31 @@ def set_venue_status(session: Session, actor: Actor, venue: Venue, status: Venue
     """Move a venue along its APTIC status machine; refused moves raise `invalid_transition`."""
     VENUE_STATUS_MACHINE.move(session, actor, venue, VENUE_STATUS_MACHINE.parse(status), reason, **audit_data)
     return venue
+
+
+# The scheme's rules: Maisons France Services distribute passes but may not redeem them, while
+# Conseillers numériques France Services may (even when they work inside a France Services).
+_DISTRIBUTION_ONLY_MARKS = {"france services", "france service", "france_services", "france_service", "mfs", "fs"}
+_REDEEMING_MARKS = {"conseillers numériques", "conseiller numérique", "conseillers numeriques", "cnfs"}
+
+
+def distribution_only_by_default(fields: dict[str, Any]) -> bool:
+    """Whether a venue of the national standard is distribution-only, from its programmes and typology."""
+    marks = {str(value).strip().casefold()
+             for name in ("dispositif_programmes_nationaux", "typologie") for value in fields.get(name) or []}
+    return bool(marks & _DISTRIBUTION_ONLY_MARKS) and not marks & _REDEEMING_MARKS
+
+
+def set_distribution_only(session: Session, actor: Actor, record: Venue | Organisation, distribution_only: bool) -> bool:
+    """Staff grant or withdraw the right to redeem of a venue or an organisation; returns whether it changed."""
+    if record.distribution_only == distribution_only:
+        return False
+    record.distribution_only = distribution_only
+    session.flush()
+    kind = "venue" if isinstance(record, Venue) else "organisation"
+    record_audit(session, actor, f"{kind}.redemption_right_changed", kind, record.id,
+                 distribution_only=distribution_only)
+    return True
 
 
 def get_venue(session: Session, venue_id: int) -> Venue:

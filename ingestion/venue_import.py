@@ -18,6 +18,7 @@ from directory.api import (
     REQUIRED_FIELDS,
     Actor,
     active_services,
+    distribution_only_by_default,
     parse_date,
     record_audit,
     record_audits,
@@ -321,6 +322,7 @@ def _create_batch(session: Session, actor: Actor, items: list[_Pending], source:
     now = utcnow()
     connection = session.connection()  # Core inserts: the ORM bulk path costs more than the database here
     venue_rows = [{**_venue_columns(item.row.record), "status": VenueStatus.CANDIDATE, "published": False,
+                   "distribution_only": distribution_only_by_default(item.row.record),
                    "status_changed_at": now, "created_at": now, "updated_at": now} for item in items]
     venue_ids = allocate_ids(session, Venue, len(items))
     connection.execute(insert(Venue.__table__), [{**row, "id": venue_id} for venue_id, row in zip(venue_ids, venue_rows, strict=True)])

@@ -24,6 +24,7 @@ from directory.models import (
 from redemption import codes as cheque_codes
 from redemption.models import (
     CHEQUE_MACHINE,
+    MAX_CHEQUES_PER_SERVICE,
     Booklet,
     Cheque,
     ChequeStatus,
@@ -115,27 +116,33 @@ def _seed_usage(session: Session, actor: Actor, rng: random.Random, order: Order
     for booklet_id, booklet_cheques in by_booklet.items():
         used = booklet_cheques[: rng.randint(0, len(booklet_cheques))]
         venue = rng.choice(venues)
+        slots_used: dict[int, int] = defaultdict(int)  # two cheques at most per service and booklet
         while used:
             take = used[: rng.choice((1, 1, 2))]
+            open_services = [s for s in venue_services[venue.id] if slots_used[s] + len(take) <= MAX_CHEQUES_PER_SERVICE]
+            if not open_services:
+                break
+            service_id = rng.choice(open_services)
             used = used[len(take):]
             elapsed = (now - distributed_at[booklet_id]).total_seconds()
+            line_rows.append([(c.id, booklet_id, service_id, slots_used[service_id] + 1 + i) for i, c in enumerate(take)])
+            slots_used[service_id] += len(take)
             redemption_rows.append({
-                "venue_id": venue.id, "service_id": rng.choice(venue_services[venue.id]), "booklet_id": booklet_id,
+                "venue_id": venue.id, "service_id": service_id, "booklet_id": booklet_id,
                 "order_id": order.id, "cheque_count": len(take), "amount_cents": sum(c.value_cents for c in take),
                 "status": RedemptionStatus.REDEEMED, "actor": actor.label,
                 "created_at": distributed_at[booklet_id] + timedelta(seconds=rng.uniform(0, elapsed)),
             })
-            line_rows.append([c.id for c in take])
     if not redemption_rows:
         return
     ids = session.scalars(insert(Redemption).returning(Redemption.id, sort_by_parameter_order=True), redemption_rows).all()
     session.execute(insert(RedemptionCheque), [
-        {"redemption_id": rid, "cheque_id": cid, "active": True} for rid, cheque_ids in zip(ids, line_rows, strict=True)
-        for cid in cheque_ids
+        {"redemption_id": rid, "cheque_id": cid, "active": True, "booklet_id": bid, "service_id": sid, "service_slot": slot}
+        for rid, lines in zip(ids, line_rows, strict=True) for cid, bid, sid, slot in lines
     ])
     session.execute(
         update(Cheque)
-        .where(Cheque.id.in_([cid for ids_ in line_rows for cid in ids_]),
+        .where(Cheque.id.in_([line[0] for lines in line_rows for line in lines]),
                Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.REDEEMED)))
         .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session=False)
     )

@@ -56,3 +56,11 @@ class OutsideTerritory(Forbidden):
 
 class ServiceNotAllowed(Forbidden):
     code = "service_not_allowed"
+
+
+class ServiceLimitReached(Conflict):
+    code = "service_limit_reached"
+
+
+class VenueCannotRedeem(Forbidden):
+    code = "venue_cannot_redeem"

@@ -315,8 +315,12 @@ class Redemption(Base):
     lines: Mapped[list[RedemptionCheque]] = relationship(back_populates="redemption", order_by="RedemptionCheque.cheque_id")
 
 
+MAX_CHEQUES_PER_SERVICE = 2  # per booklet, over all its active deliveries ("deux chèques au plus")
+
+
 class RedemptionCheque(Base):
-    """A cheque of a delivery. The partial unique index is the database's last word on double use."""
+    """A cheque of a delivery. The partial unique indexes are the database's last word on double use
+    and on the two cheques a booklet may spend on one service (a cancelled delivery frees its slots)."""
 
     __tablename__ = "redemption_cheque"
     __table_args__ = (
@@ -324,11 +328,22 @@ class RedemptionCheque(Base):
             "uq_redemption_cheque_active_cheque", "cheque_id", unique=True,
             sqlite_where=text("active"), postgresql_where=text("active"),
         ),
+        Index(
+            "uq_redemption_cheque_active_service_slot", "booklet_id", "service_id", "service_slot", unique=True,
+            sqlite_where=text("active"), postgresql_where=text("active"),
+        ),
+        # NULL only for lines recorded before the rule (they may exceed it); never for a new line.
+        CheckConstraint(f"service_slot BETWEEN 1 AND {MAX_CHEQUES_PER_SERVICE}", name="service_slot_range"),
     )
 
     redemption_id: Mapped[int] = mapped_column(ForeignKey("redemption.id", ondelete="CASCADE"), primary_key=True)
     cheque_id: Mapped[int] = mapped_column(ForeignKey("cheque.id", ondelete="RESTRICT"), primary_key=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Copied from the redemption so that one partial index can count a booklet's cheques per service.
+    booklet_id: Mapped[int] = mapped_column(ForeignKey("booklet.id", ondelete="RESTRICT"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
+    service_slot: Mapped[int | None] = mapped_column(Integer)
 
     redemption: Mapped[Redemption] = relationship(back_populates="lines")
     cheque: Mapped[Cheque] = relationship()
+

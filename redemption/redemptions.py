@@ -23,13 +23,16 @@ from redemption.errors import (
     MixedBooklets,
     NotDistributed,
     OutsideTerritory,
+    ServiceLimitReached,
     ServiceNotAllowed,
     TooManyCheques,
     UnknownCode,
+    VenueCannotRedeem,
     VenueNotQualified,
 )
 from redemption.models import (
     CHEQUE_MACHINE,
+    MAX_CHEQUES_PER_SERVICE,
     MAX_ID,
     REDEMPTION_MACHINE,
     Booklet,
@@ -133,6 +136,9 @@ def redeem(
     if venue.status != VenueStatus.QUALIFIED:
         raise VenueNotQualified(f"Le lieu « {venue.nom} » n'est pas qualifié APTIC aujourd'hui : il ne peut pas "
                                 "encaisser de chèques.", field="venue")
+    if venue.distribution_only or (venue.organisation is not None and venue.organisation.distribution_only):
+        raise VenueCannotRedeem(f"Le lieu « {venue.nom} » distribue les pass mais ne peut pas encaisser de chèques "
+                                "(Maisons France Services, par exemple).", field="venue")
     cheques = _locked_cheques(session, codes)
     found = {c.code for c in cheques}
     for index, code in enumerate(codes):
@@ -154,12 +160,18 @@ def redeem(
     if order.requires_distribution and booklet.distributed_at is None:
         raise NotDistributed(f"Le carnet n° {booklet.number} n'a pas été remis à un bénéficiaire par un aiguilleur : "
                              "ses chèques ne peuvent pas encore être utilisés.", field="codes")
-    # One statement for both checks: the commune's codes, and whether the venue offers the service.
+    # One statement for the checks that read the database: the commune's codes, whether the venue offers
+    # the service, and which of the booklet's two slots on this service are taken (read under its lock).
+    slot_taken = [
+        exists().where(RedemptionCheque.booklet_id == booklet.id, RedemptionCheque.service_id == service.id,
+                       RedemptionCheque.service_slot == slot, RedemptionCheque.active)
+        for slot in range(1, MAX_CHEQUES_PER_SERVICE + 1)
+    ]
     commune = _commune_codes(session, venue, exists().where(VenueService.venue_id == venue.id,
-                                                             VenueService.service_id == service.id))
+                                                             VenueService.service_id == service.id), *slot_taken)
     if commune is None or not _in_territories(commune[0], order.territories):
         raise OutsideTerritory("Ce chèque n'est pas utilisable dans la commune de ce lieu.", field="codes")
-    offers_service, = commune[1]
+    offers_service, *taken = commune[1]
     if not offers_service:
         raise ServiceNotAllowed(f"Le lieu ne propose pas le service « {service.label} ».", field="service")
     if order.allowed_levels and service.level_number not in order.allowed_levels:
@@ -167,6 +179,8 @@ def redeem(
             f"Ce chèque ne finance pas les services de niveau {service.level_number}.", field="service",
         )
 
+    used_slots = {slot for slot, is_taken in enumerate(taken, start=1) if is_taken}
+    slots = _free_service_slots(session, booklet, service, len(cheques), used_slots)
     ids = [c.id for c in cheques]
     claimed = session.execute(
         update(Cheque)
@@ -178,17 +192,42 @@ def redeem(
     redemption = Redemption(
         venue=venue, service=service, booklet=booklet, order_id=order.id, cheque_count=len(ids),
         amount_cents=sum(c.value_cents for c in cheques), actor=actor.label, created_at=now,
-        lines=[RedemptionCheque(cheque=cheque) for cheque in cheques],
+        lines=[RedemptionCheque(cheque=cheque, booklet_id=booklet.id, service_id=service.id, service_slot=slot)
+               for cheque, slot in zip(cheques, slots, strict=True)],
     )
     session.add(redemption)
     try:
         session.flush()
     except IntegrityError:
-        # The partial unique index on active redemption lines: another delivery got there first.
+        # The partial unique indexes on active redemption lines: another delivery got there first.
         raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes") from None
     record_audit(session, actor, "redemption.created", "redemption", redemption.id, venue_id=venue.id,
                  service=service.slug, booklet=booklet.number, cheques=codes, amount_cents=redemption.amount_cents)
     return redemption, True
+
+
+def _free_service_slots(session: Session, booklet: Booklet, service: Service, count: int,
+                        used_slots: set[int]) -> list[int]:
+    """The slots these cheques take among the booklet's two on this service ("deux chèques au plus");
+    a cancelled delivery has freed its own. Only a refusal reads when the used ones were taken."""
+    free = sorted(set(range(1, MAX_CHEQUES_PER_SERVICE + 1)) - used_slots)
+    if len(free) < count:
+        used = session.execute(
+            select(RedemptionCheque.service_slot, Redemption.created_at)
+            .join(Redemption, Redemption.id == RedemptionCheque.redemption_id)
+            .where(RedemptionCheque.booklet_id == booklet.id, RedemptionCheque.service_id == service.id,
+                   RedemptionCheque.active)
+            .order_by(Redemption.created_at)
+        ).all()
+        dates = " et le ".join(f"{at.astimezone(PARIS_TZ):%d/%m/%Y}" for _, at in used)
+        already = (f"deux chèques de ce carnet ont déjà été utilisés le {dates}" if len(used) > 1
+                   else f"un chèque de ce carnet a déjà été utilisé le {dates}")
+        raise ServiceLimitReached(
+            f"Un carnet finance deux chèques au plus pour un même service : {already} pour « {service.label} ». "
+            "Le lieu peut prolonger la prestation gratuitement.",
+            field="codes", details={"used_on": [at.isoformat() for _, at in used]},
+        )
+    return free[:count]
 
 
 def _retry_or_refuse(session: Session, venue: Venue, cheques: list[Cheque], redeemed: Cheque, now: datetime) -> Redemption:

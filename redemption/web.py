@@ -152,9 +152,10 @@ def _api_venue(body: dict[str, Any]) -> tuple[Venue, Actor]:
 @api_bp.errors(400, 401, 403, 404, 409, 410, 422, 429, codes={
     400: ["csrf_failed"],
     401: ["unauthenticated"],
-    403: ["not_distributed", "venue_not_qualified", "outside_territory", "service_not_allowed", "forbidden"],
+    403: ["not_distributed", "venue_not_qualified", "venue_cannot_redeem", "outside_territory", "service_not_allowed",
+          "forbidden"],
     404: ["unknown_code"],
-    409: ["already_redeemed"],
+    409: ["already_redeemed", "service_limit_reached"],
     410: ["cancelled", "expired"],
     422: ["invalid_json", "invalid_code", "too_many_cheques", "mixed_booklets", "unknown_service", "required"],
     429: ["rate_limited"],

@@ -199,10 +199,19 @@ def test_the_database_refuses_a_second_active_redemption_of_a_cheque(session, wo
     cheque_id = redemption.lines[0].cheque_id
     duplicate = Redemption(venue_id=world.other_venue.id, service_id=redemption.service_id, booklet_id=redemption.booklet_id,
                            order_id=redemption.order_id, cheque_count=1, amount_cents=1000, actor="test",
-                           lines=[RedemptionCheque(cheque_id=cheque_id)])
+                           lines=[RedemptionCheque(cheque_id=cheque_id, booklet_id=redemption.booklet_id,
+                                                   service_id=redemption.service_id, service_slot=2)])
     with pytest.raises(Exception, match="(?i)unique"):
         with session.begin_nested():
             session.add(duplicate)
+            session.flush()
+    same_slot = Redemption(venue_id=world.venue.id, service_id=redemption.service_id, booklet_id=redemption.booklet_id,
+                           order_id=redemption.order_id, cheque_count=1, amount_cents=1000, actor="test",
+                           lines=[RedemptionCheque(cheque_id=world.booklet(0).cheques[1].id, booklet_id=redemption.booklet_id,
+                                                   service_id=redemption.service_id, service_slot=1)])
+    with pytest.raises(Exception, match="(?i)unique"):
+        with session.begin_nested():
+            session.add(same_slot)
             session.flush()
     with pytest.raises(Exception, match="(?i)check"):
         with session.begin_nested():
@@ -269,3 +278,39 @@ def test_openapi_documents_the_redemption_endpoint(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     responses = spec["paths"]["/api/v1/redemptions"]["post"]["responses"]
     assert {"200", "201", "403", "404", "409", "410", "422", "429"} <= set(responses)
+
+
+def test_a_booklet_pays_two_cheques_at_most_for_one_service_over_all_deliveries(session, world, client):
+    distribute(session, world, 0)
+    codes = world.codes(0)
+    first = client.post("/api/v1/redemptions", json={"codes": codes[:2], "service": "premiers-pas"}, headers=bearer(world))
+    assert first.status_code == 201
+    again = client.post("/api/v1/redemptions", json={"codes": codes[2:4], "service": "premiers-pas"},
+                        headers=bearer(world, "other"))
+    assert again.status_code == 409 and again.json["error"]["code"] == "service_limit_reached"
+    assert "deux chèques de ce carnet ont déjà été utilisés le" in again.json["error"]["message"]
+    assert client.post("/api/v1/redemptions", json={"codes": codes[2:3], "service": "demarches-en-ligne"},
+                       headers=bearer(world)).status_code == 201
+    client.post(f"/api/v1/redemptions/{first.json['id']}/cancel", json={}, headers=bearer(world))
+    freed = client.post("/api/v1/redemptions", json={"codes": codes[3:5], "service": "premiers-pas"}, headers=bearer(world))
+    assert freed.status_code == 201
+
+
+def test_a_distribution_only_venue_cannot_redeem(session, world, client):
+    distribute(session, world, 0)
+    directory_api.set_distribution_only(session, ACTOR, world.venue, True)
+    refused = client.post("/api/v1/redemptions", json={"codes": world.codes(0)[:1], "service": "premiers-pas"},
+                          headers=bearer(world))
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "venue_cannot_redeem"
+    directory_api.set_distribution_only(session, ACTOR, world.venue, False)
+    directory_api.set_distribution_only(session, ACTOR, world.operator, True)
+    assert client.post("/api/v1/redemptions", json={"codes": world.codes(0)[:1], "service": "premiers-pas"},
+                       headers=bearer(world)).json["error"]["code"] == "venue_cannot_redeem"
+
+
+def test_france_services_distribute_only_unless_conseillers_numeriques():
+    assert directory_api.distribution_only_by_default({"dispositif_programmes_nationaux": ["France Services"]})
+    assert directory_api.distribution_only_by_default({"typologie": ["MFS"]})
+    assert not directory_api.distribution_only_by_default(
+        {"dispositif_programmes_nationaux": ["France Services", "Conseillers numériques"]})
+    assert not directory_api.distribution_only_by_default({"dispositif_programmes_nationaux": ["Aidants Connect"]})

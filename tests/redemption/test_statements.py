@@ -17,21 +17,24 @@ from tests.builders import ACTOR, distribute
 AFTER_ALL = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def redeem_at(session, world, venue, codes, when):
-    redemption, _ = api.redeem(session, ACTOR, venue, codes, "premiers-pas", now=when)
+def redeem_at(session, world, venue, codes, when, service="premiers-pas"):
+    redemption, _ = api.redeem(session, ACTOR, venue, codes, service, now=when)
     return redemption
 
 
 @pytest.fixture
 def used(session, world):
-    """Booklet 0: 3 cheques at Bordeaux in Jan 2026 (one delivery of two), 1 at Mérignac; Feb: 1 at Bordeaux."""
+    """Booklet 0: 3 cheques at Bordeaux in Jan 2026 (one delivery of two), 1 at Mérignac; Feb: 1 at Bordeaux;
+    a cancelled delivery of booklet 2 (two cheques at most per service and booklet)."""
     world.order.expires_on = date(2027, 12, 31)
     distribute(session, world, 0)
+    distribute(session, world, 2)
     codes = world.codes(0)
     redeem_at(session, world, world.venue, codes[0:2], datetime(2026, 1, 10, 9, tzinfo=UTC))
-    redeem_at(session, world, world.venue, codes[2:3], datetime(2026, 1, 31, 23, 30, tzinfo=UTC))  # 1 Feb in Paris
-    redeem_at(session, world, world.other_venue, codes[3:4], datetime(2026, 1, 15, tzinfo=UTC))
-    cancelled = redeem_at(session, world, world.venue, codes[4:5], datetime(2026, 1, 20, tzinfo=UTC))
+    redeem_at(session, world, world.venue, codes[2:3], datetime(2026, 1, 31, 23, 30, tzinfo=UTC),  # 1 Feb in Paris
+              "demarches-en-ligne")
+    redeem_at(session, world, world.other_venue, codes[3:4], datetime(2026, 1, 15, tzinfo=UTC), "demarches-en-ligne")
+    cancelled = redeem_at(session, world, world.venue, world.codes(2)[0:1], datetime(2026, 1, 20, tzinfo=UTC))
     api.cancel_redemption(session, ACTOR, world.venue, cancelled.id, now=datetime(2026, 1, 20, 1, tzinfo=UTC))
     return codes
 
