@@ -64,8 +64,9 @@ def scene(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFa
             _, token = directory_api.create_api_key(session, ACTOR, operator, "douchette", venue)
             user = directory_api.create_user(session, ACTOR, email=EMAIL, full_name="Agent d'accueil", password=PASSWORD)
             directory_api.add_membership(session, ACTOR, user, operator, Role.VENUE_STAFF)
-            order = make_order(session, sponsor, booklets=1, requires_distribution=False)
-            codes = [cheque.code for cheque in order.booklets[0].cheques]
+            order = make_order(session, sponsor, booklets=3, requires_distribution=False)
+            # one cheque per booklet: a booklet pays two cheques at most for one service
+            codes = [booklet.cheques[0].code for booklet in order.booklets]
             venue_id = venue.id
             session.commit()
         yield {"url": url, "redis_url": redis_url, "engine": copy_engine, "folder": folder, "venue_id": venue_id, "token": token, "codes": codes}
