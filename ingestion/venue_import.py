@@ -382,10 +382,11 @@ def _close_missing(session: Session, actor: Actor, source: str, seen_ids: set[st
         select(VenueSource.source_id, Venue).join(Venue, Venue.id == VenueSource.venue_id)
         .where(VenueSource.source == source, Venue.status != VenueStatus.CLOSED)
     ).all()
-    missing = [venue for source_id, venue in links if source_id not in seen_ids and not session.scalar(
-        select(func.count()).select_from(VenueSource)
-        .where(VenueSource.venue_id == venue.id, VenueSource.source != source)
-    )]
+    listed_elsewhere = set(session.scalars(
+        select(VenueSource.venue_id).where(VenueSource.source != source, VenueSource.venue_id.in_(
+            select(VenueSource.venue_id).where(VenueSource.source == source)))
+    ))
+    missing = [venue for source_id, venue in links if source_id not in seen_ids and venue.id not in listed_elsewhere]
     if links and not force and len(missing) / len(links) > max_close_share:
         raise Conflict(
             f"Import complet refusé : il fermerait {count(len(missing), 'lieu', 'lieux')} sur {number(len(links))} "
