@@ -40,9 +40,17 @@ from directory.models import VenueStatus
 from redemption import api
 
 ACTOR = directory_api.Actor.system("bench")
+# A booklet pays two cheques at most for one service: cheques 1-2 go to the first service, 3-4 to the second…
+SERVICES = ["decouverte-numerique", "acces-equipement", "premiers-pas", "fichiers-et-dossiers", "messagerie"]
+CHEQUES_PER_BOOKLET = 10
 
 
-def prepare(url: str, clients: int, per_client: int) -> list[tuple[str, list[str]]]:
+def service_of(index_in_booklet: int) -> str:
+    return SERVICES[index_in_booklet // 2]
+
+
+def prepare(url: str, clients: int, per_client: int) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each client's API key and its deliveries (cheque code, service)."""
     engine = prepare_database(url)
     with Session(engine) as session:
         sponsor = api.create_sponsor(session, ACTOR, name="Commanditaire du banc d'essai", legal_form="collectivite",
@@ -53,16 +61,15 @@ def prepare(url: str, clients: int, per_client: int) -> list[tuple[str, list[str
         for index in range(clients):
             venue = directory_api.create_venue(session, ACTOR, {
                 "nom": f"Lieu {index}", "adresse": "1 place de la Mairie", "code_postal": "33000", "commune": "Bordeaux",
-                "code_insee": "33063", "services": ["premiers-pas"], "organisation_id": operator.id})
+                "code_insee": "33063", "services": SERVICES, "organisation_id": operator.id})
             directory_api.set_venue_status(session, ACTOR, venue, VenueStatus.QUALIFIED, "banc d'essai")
             tokens.append(directory_api.create_api_key(session, ACTOR, operator, f"douchette {index}", venue)[1])
-        cheques_per_booklet = 10
-        order = api.create_order(session, ACTOR, sponsor, booklets=-(-clients * per_client // cheques_per_booklet),
+        order = api.create_order(session, ACTOR, sponsor, booklets=-(-clients * per_client // CHEQUES_PER_BOOKLET),
                                  expires_on=date.today() + timedelta(days=365), territories=["departement:33"],
                                  requires_distribution=False, minimum_exception="banc d'essai")
         for step in (api.confirm_order, api.pay_order, api.issue_order):
             step(session, ACTOR, order)
-        codes = [row["code"] for row in api.order_codes(session, order)]
+        codes = [(row["code"], service_of(row["position"] - 1)) for row in api.order_codes(session, order)]
         session.commit()
     engine.dispose()
     return [(token, codes[index * per_client : (index + 1) * per_client]) for index, token in enumerate(tokens)]
@@ -92,9 +99,9 @@ def main() -> None:
     print(f"before: {machine_load()}")
     with throwaway_database("postgis", args.admin_url) as url:
         work = [
-            [Call("POST", "/api/v1/redemptions", {"codes": [code], "service": "premiers-pas"},
-                  {"Authorization": f"Bearer {token}"}) for code in codes]
-            for token, codes in prepare(url, args.clients, args.per_client)
+            [Call("POST", "/api/v1/redemptions", {"codes": [code], "service": service},
+                  {"Authorization": f"Bearer {token}"}) for code, service in deliveries]
+            for token, deliveries in prepare(url, args.clients, args.per_client)
         ]
         with gunicorn_server(url, args.workers) as site:
             elapsed, statuses, latencies = run_clients(site.url(""), work)

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from directory.errors import Conflict, InvalidInput
 from directory.models import ReferentialVersion, Service, ServiceLevel
+from directory.process_cache import ProcessCache
 
 REFERENTIAL_FILE = Path(__file__).parent / "data" / "referential.toml"
+ACTIVE_SERVICES = ProcessCache(Service, lambda: select(Service).where(Service.active))
 
 
 def load_referential(session: Session, path: Path = REFERENTIAL_FILE) -> dict[str, Any]:
@@ -69,10 +71,11 @@ def active_services(session: Session) -> list[Service]:
 
 
 def services_by_slugs(session: Session, slugs: list[str], field: str = "services") -> list[Service]:
+    """Active services by slug, from the per-process cache of the referential (no query once it is warm)."""
     wanted = list(dict.fromkeys(slug.strip() for slug in slugs if slug.strip()))
     found = {
-        service.slug: service
-        for service in session.scalars(select(Service).where(Service.slug.in_(wanted), Service.active))
+        values["slug"]: ACTIVE_SERVICES.attach(session, values)
+        for values in ACTIVE_SERVICES.rows(session) if values["slug"] in wanted
     }
     unknown = [slug for slug in wanted if slug not in found]
     if unknown:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from directory.api import Actor, record_audit
 from directory.errors import Conflict, InvalidInput, NotFound
+from directory.process_cache import ProcessCache
 from redemption.models import FeeRule, FeeRuleKind, Statement
 
 
@@ -23,13 +24,14 @@ def _is_month_day(value: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(2024, month)[1]  # a leap year allows 29 February
 
 
+FEE_RULES = ProcessCache(FeeRule, lambda: select(FeeRule))
+
+
 def rule_in_force(session: Session, kind: FeeRuleKind, on: date) -> FeeRule:
-    rule = session.scalar(
-        select(FeeRule)
-        .where(FeeRule.kind == kind, FeeRule.valid_from <= on, (FeeRule.valid_until.is_(None)) | (FeeRule.valid_until > on))
-        .order_by(FeeRule.valid_from.desc())
-        .limit(1)
-    )
+    """The rule of this kind in force on a date, from the per-process cache of the dated rules."""
+    in_force = [values for values in FEE_RULES.rows(session) if values["kind"] == kind and values["valid_from"] <= on
+                and (values["valid_until"] is None or values["valid_until"] > on)]
+    rule = FEE_RULES.attach(session, max(in_force, key=lambda values: values["valid_from"])) if in_force else None
     if rule is None:
         raise NotFound(f"Aucune règle tarifaire « {kind.value} » n'est en vigueur le {on:%d/%m/%Y}.", field="kind",
                        code="no_fee_rule")

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from aptic import create_app, schema
-from directory import api
+from directory import api, process_cache
 from directory.db import make_engine
 from ingestion.api import load_territories
 from tests.ban_server import BanServer
@@ -115,6 +115,8 @@ def connection(engine: Engine) -> Iterator[Connection]:
         outer = connection.begin()
         yield connection
         outer.rollback()
+    # The rollback of the test's outer transaction is not a session's: the per-process caches cannot see it.
+    process_cache.clear_all()
 
 
 @pytest.fixture
