@@ -9,8 +9,7 @@ from flask.cli import with_appcontext
 from directory import french
 from directory.api import get_venue
 from directory.cli import cli_actor, command_unit_of_work, emit
-from directory import french
-from qualification import api, uploads
+from qualification import api, recommendations, uploads
 
 
 @click.group("qualification")
@@ -143,4 +142,38 @@ def venue_status(venue_id: int, target: str, reason: str, override: bool) -> Non
         click.echo(f"Lieu n° {venue_id} : statut « {target} ».")
 
 
-commands = [qualification]
+@click.command("recommend")
+@click.option("--level", type=click.IntRange(1, 3), required=True, help="Niveau du référentiel (1, 2 ou 3).")
+@click.option("--distance", "distance_km", type=float, default=10.0, show_default=True, help="Distance en kilomètres.")
+@click.option("--territory", default="france", show_default=True, help="niveau:code (ex. departement:33) ou france.")
+@click.option("--count", type=int, default=10, show_default=True, help="Nombre de sites à recommander.")
+@click.option("--candidates", multiple=True, type=click.Choice(recommendations.CANDIDATE_KINDS),
+              help="Types de candidats (répétable ; par défaut tous).")
+@click.option("--respect-quotas", is_flag=True, help="Pas plus de sites qu'un territoire n'a de places sous son quota.")
+@click.option("--exact", "exact_solution", is_flag=True, help="Aussi la solution exacte (HiGHS), avec son écart.")
+@click.option("--time-limit", type=float, default=10.0, show_default=True, help="Limite de la recherche exacte (s).")
+@click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
+@with_appcontext
+def recommend(level: int, distance_km: float, territory: str, count: int, candidates: tuple[str, ...],
+              respect_quotas: bool, exact_solution: bool, time_limit: float, as_json: bool) -> None:
+    """Les sites qui rapprocheraient le plus d'habitants d'un lieu du niveau demandé."""
+    with command_unit_of_work() as session:
+        kwargs = {"level": level, "distance_km": distance_km, "count": count, "territory": territory,
+                  "candidates": candidates or None, "respect_quotas": respect_quotas}
+        fast = recommendations.recommend(session, **kwargs)
+        best = recommendations.recommend(session, **kwargs, exact_solution=True, time_limit_s=time_limit) \
+            if exact_solution else None
+    payload = {"greedy": fast.as_dict(), **({"exact": best.as_dict()} if best else {})}
+    lines = []
+    for title, result in (("Ordre glouton", fast), ("Solution exacte", best)):
+        if result is None:
+            continue
+        lines += [f"{title} — {result.summary()}", result.solver_sentence()]
+        lines += [f"{pick.rank:>4}. {pick.sentence}" for pick in result.picks]
+    if best is not None:
+        difference = best.result.objective - fast.result.objective
+        lines.append(f"Écart entre les deux : {french.count(difference, 'habitant')} en faveur de la solution exacte.")
+    emit(as_json, payload, "\n".join(lines))
+
+
+commands = [qualification, recommend]
