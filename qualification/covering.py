@@ -77,16 +77,16 @@ def greedy(problem: CoveringProblem, count: int, matrix: csr_matrix | None = Non
     shrinks as communes get covered, so a stale gain still at the top of the heap is the best)."""
     started = time.perf_counter()
     matrix = problem.coverage() if matrix is None else matrix
-    served = problem.covered.copy()
-    population = problem.population
+    # People not yet served, per commune: a pick sets its communes to zero.
+    unserved = np.where(problem.covered, 0.0, problem.population)
     capacity = dict(problem.group_capacity)
     indptr, indices = matrix.indptr, matrix.indices
 
     def gain(candidate: int) -> int:
-        communes = indices[indptr[candidate]:indptr[candidate + 1]]
-        return int(population[communes[~served[communes]]].sum())
+        return int(unserved[indices[indptr[candidate]:indptr[candidate + 1]]].sum())
 
-    heap = [(-gain(candidate), candidate) for candidate in range(matrix.shape[0])]
+    initial = matrix @ unserved
+    heap = [(-int(value), candidate) for candidate, value in enumerate(initial)]
     heapq.heapify(heap)
     picks: list[int] = []
     gains: list[int] = []
@@ -103,7 +103,7 @@ def greedy(problem: CoveringProblem, count: int, matrix: csr_matrix | None = Non
             break
         picks.append(candidate)
         gains.append(fresh)
-        served[indices[indptr[candidate]:indptr[candidate + 1]]] = True
+        unserved[indices[indptr[candidate]:indptr[candidate + 1]]] = 0.0
         if group is not None and group in capacity:
             capacity[group] -= 1
     return CoveringResult(picks, gains, "greedy", "heuristic", sum(gains), seconds=time.perf_counter() - started)

@@ -130,24 +130,24 @@ def parse_territory(value: str | None) -> tuple[str, str]:
     level, separator, code = text.partition(":")
     if not separator or level not in {item.value for item in TerritoryLevel} or not code.strip():
         raise InvalidInput("Le territoire s'écrit niveau:code (ex. departement:33) ou france.", field="territory",
-                           code="invalid_territory")
+                           code="invalid_territory", status=400)
     return level, code.strip().upper()
 
 
 def clean_query(level: Any, distance_km: Any, count: Any, kinds: Any) -> tuple[int, float, int, tuple[str, ...]]:
     if level not in (1, 2, 3):
-        raise InvalidInput("Le niveau du référentiel vaut 1, 2 ou 3.", field="level", code="invalid_level")
+        raise InvalidInput("Le niveau du référentiel vaut 1, 2 ou 3.", field="level", code="invalid_level", status=400)
     if isinstance(distance_km, bool) or not isinstance(distance_km, int | float) or not 0 < distance_km <= MAX_DISTANCE_KM:
         raise InvalidInput(f"La distance est un nombre de kilomètres, au-dessus de 0 et {french.number(MAX_DISTANCE_KM)} "
-                           "au plus.", field="distance_km", code="invalid_distance")
+                           "au plus.", field="distance_km", code="invalid_distance", status=400)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
         raise InvalidInput(f"Le nombre de sites est un entier de 1 à {french.number(MAX_COUNT)}.", field="count",
-                           code="invalid_count")
+                           code="invalid_count", status=400)
     kinds = tuple(kinds or CANDIDATE_KINDS)
     unknown = [kind for kind in kinds if kind not in CANDIDATE_KINDS]
     if unknown or not kinds:
         raise InvalidInput(f"Candidats possibles : {', '.join(CANDIDATE_KINDS)}.", field="candidates",
-                           code="invalid_candidates")
+                           code="invalid_candidates", status=400)
     return level, float(distance_km), count, kinds
 
 

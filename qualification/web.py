@@ -13,7 +13,7 @@ from directory.errors import DomainError
 from directory.models import Role
 from directory.navigation import menu_entry
 from directory.web import current_actor, request_session, role_required
-from qualification import api, claim_pages
+from qualification import api, claim_pages, recommendation_pages
 from qualification.density_map import density_map
 from qualification.models import (
     APPLICATION_STATUS_LABELS,
@@ -23,6 +23,8 @@ from qualification.models import (
 
 bp = Blueprint("qualification", __name__, template_folder="templates", url_prefix="/qualification")
 bp.register_blueprint(claim_pages.bp)
+bp.register_blueprint(recommendation_pages.bp)
+api_bp = recommendation_pages.api_bp
 
 menu_entry(Role.APTIC_STAFF, "Dossiers de qualification", "qualification.back_office",
            "Instruire les candidatures : pièces, coordonnées bancaires, décisions", order=10)

@@ -82,6 +82,12 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     # APTIC staff back office
     ("GET", "/qualification/", "qualification.back_office"):     (L, 200, 403, 403, 403, 403, 403, 403),
     ("GET", "/qualification/densite", "qualification.density"):  (L, 200, 403, 403, 403, 403, 403, 403),
+    ("GET", "/qualification/recommandations/?level=1&territory=departement:33&count=2",
+     "qualification.recommendations.page"): (L, 200, 200, 200, 403, 403, 403, 403),
+    ("GET", "/qualification/recommandations/recommandations.csv?level=1&territory=departement:33&count=2",
+     "qualification.recommendations.csv_download"): (L, 200, 200, 200, 403, 403, 403, 403),
+    ("GET", "/api/v1/recommendations?level=1&territory=departement:33&count=2",
+     "qualification_api.recommendations_api"): (401, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/signalements", "maps.reports"):                    (L, 200, 403, 403, 403, 403, 403, 403),
     ("GET", "/cartographie/reconstructions", "maps.rebuild_runs"): (L, 200, 403, 403, 403, 403, 403, 403),
     # organisations, accounts, API keys (staff; venue staff for its own keys)

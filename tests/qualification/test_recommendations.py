@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from aptic.cli import cli
+from directory import api as directory_api
+from directory.models import Role
 from directory.errors import InvalidInput, NotFound
 from qualification import api as qualification_api
 from qualification.models import VenueOutcome
@@ -19,10 +21,13 @@ from tests.builders import (
     CAHORS,
     GRAND_CAHORS,
     TOUR_DE_FAURE,
+    aptic_staff,
     complete_application,
     imported_venue,
+    member,
     offset,
     qualified_venue,
+    sign_in,
 )
 
 LOT = "departement:46"
@@ -122,3 +127,56 @@ def test_cli_prints_both_orders_the_gap_and_the_status(app, session):
     refused = runner.invoke(cli, ["recommend", "--level", "1", "--territory", "departement:00"],
                             obj=ScriptInfo(create_app=lambda: app))
     assert refused.exit_code == 1 and "[unknown_territory]" in refused.output
+
+
+# --- Page and API -------------------------------------------------------------------------------
+
+def _sponsor(session):
+    sponsor = directory_api.create_organisation(session, ACTOR, name="Département du Lot", legal_form="collectivite",
+                                                siret="22330001300016", is_sponsor=True)
+    return member(session, sponsor, Role.SPONSOR, "commanditaire@lot.fr")
+
+
+def test_staff_reach_the_page_from_their_home_and_read_the_ordered_list(client, session):
+    aptic_staff(session)
+    imported_venue(session, CAHORS, name="Médiathèque de Cahors")
+    session.commit()
+    sign_in(client, "equipe@aptic-exemple.fr")
+    home = client.get("/compte").get_data(as_text=True)
+    assert 'href="/qualification/recommandations/"' in home
+    page = client.get("/qualification/recommandations/", query_string={
+        "level": "1", "distance_km": "10", "territory": LOT, "count": "3", "candidates": "imported"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Qualifier « Médiathèque de Cahors » (Cahors (46)) ajouterait" in html and "Sélection gloutonne" in html
+    assert 'pick-rank\\"\\u003e1\\u003c' in html  # the numbered marker, in the map's script
+    csv = client.get("/qualification/recommandations/recommandations.csv", query_string={
+        "level": "1", "territory": LOT, "count": "3", "candidates": "imported"})
+    assert csv.status_code == 200 and csv.headers["Content-Disposition"].startswith("attachment;")
+    assert csv.get_data(as_text=True).splitlines()[0].startswith("rank,kind,name,commune")
+
+
+def test_a_bad_question_redraws_the_form_with_a_french_message(client, session):
+    aptic_staff(session)
+    session.commit()
+    sign_in(client, "equipe@aptic-exemple.fr")
+    page = client.get("/qualification/recommandations/", query_string={"level": "1", "distance_km": "beaucoup"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and "« distance_km »" in html and 'name="territory"' in html
+
+
+def test_the_api_answers_json_to_staff_401_to_strangers_and_keeps_the_waitlist_from_sponsors(client, session):
+    anonymous = client.get("/api/v1/recommendations", query_string={"level": "1", "territory": LOT})
+    assert anonymous.status_code == 401 and anonymous.get_json()["error"]["code"] == "unauthenticated"
+    _sponsor(session)
+    session.commit()
+    sign_in(client, "commanditaire@lot.fr")
+    answer = client.get("/api/v1/recommendations", query_string={"level": "2", "distance_km": "5", "territory": LOT,
+                                                                  "count": "2"})
+    body = answer.get_json()
+    assert answer.status_code == 200 and body["territory"]["name"] == "Lot" and len(body["picks"]) == 2
+    assert {pick["kind"] for pick in body["picks"]} == {"communes"}
+    refused = client.get("/api/v1/recommendations", query_string={"level": "1", "candidates": "waitlisted"})
+    assert refused.status_code == 403 and refused.get_json()["error"]["field"] == "candidates"
+    bad = client.get("/api/v1/recommendations", query_string={"level": "7"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_level"
