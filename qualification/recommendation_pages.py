@@ -25,6 +25,7 @@ from qualification.recommendations import (
     Recommendation,
     recommend,
     recommendation_csv,
+    waitlisted_sites,
 )
 
 bp = Blueprint("recommendations", __name__, template_folder="templates", url_prefix="/recommandations")
@@ -33,6 +34,8 @@ api_bp = params.ApiBlueprint("qualification_api", __name__, url_prefix="/api/v1"
 
 menu_entry(Role.APTIC_STAFF, "Où qualifier", "qualification.recommendations.page",
            "Les sites qui rapprocheraient le plus d'habitants d'un lieu qualifié", order=25)
+menu_entry(Role.APTIC_STAFF, "Liste d'attente", "qualification.recommendations.waitlist_orders",
+           "Les points de présence en attente : ordre des dates et ordre qui couvre le plus d'habitants", order=26)
 menu_entry(Role.SPONSOR, "Où financer un lieu", "qualification.recommendations.page",
            "Les communes et lieux qui rapprocheraient le plus d'habitants d'un lieu qualifié", order=40)
 
@@ -103,6 +106,30 @@ def recommendations_page() -> Any:
         except DomainError as error:
             context["error"], status = error, error.status
     return render_template("qualification/recommendations.html", **context), status
+
+
+class WaitlistQuery(params.Schema):
+    level = params.Integer(load_default=1, metadata={"enum": [1, 2, 3]})
+    distance_km = params.Number(load_default=10.0)
+
+
+@bp.get("/liste-attente", endpoint="waitlist_orders")
+@role_required(Role.APTIC_STAFF)
+def waitlist_orders() -> Any:
+    """The waitlist in date order next to the greedy covering order of the same sites."""
+    session = request_session()
+    error, greedy_rank, recommendation = None, {}, None
+    sites = waitlisted_sites(session)
+    try:
+        query = params.parse(WaitlistQuery)
+        if sites:
+            recommendation = recommend(session, level=query["level"], distance_km=query["distance_km"],
+                                       count=min(len(sites), MAX_COUNT), candidates=["waitlisted"])
+            greedy_rank = {pick.candidate.venue_id: pick for pick in recommendation.picks}
+    except DomainError as failure:
+        error = failure
+    return render_template("qualification/waitlist_orders.html", sites=sites, greedy_rank=greedy_rank,
+                           recommendation=recommendation, error=error, args=request.args), error.status if error else 200
 
 
 @bp.get("/recommandations.csv", endpoint="csv_download")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from directory import french
 from directory.csv_files import SafeDictWriter
@@ -271,6 +271,15 @@ def _add_quota_capacity(session: Session, problem: CoveringProblem, sites: list[
     problem.candidate_group = np.array(groups, dtype=int)
     problem.group_capacity = {group: max(0, model.quota_of(key)[0] - model.quota_holders.get(key, 0))
                               for key, group in keys.items()}
+
+
+def waitlisted_sites(session: Session) -> list[ApplicationVenue]:
+    """Waitlisted points de présence in the order they joined the waitlist."""
+    return list(session.scalars(
+        select(ApplicationVenue).options(selectinload(ApplicationVenue.venue))
+        .where(ApplicationVenue.outcome == VenueOutcome.WAITLISTED)
+        .order_by(ApplicationVenue.waitlisted_at, ApplicationVenue.venue_id)
+    ))
 
 
 CSV_COLUMNS = ("rank", "kind", "name", "commune", "code_insee", "venue_id", "lon", "lat", "people_added",

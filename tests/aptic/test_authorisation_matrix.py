@@ -86,6 +86,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
      "qualification.recommendations.page"): (L, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/qualification/recommandations/recommandations.csv?level=1&territory=departement:33&count=2",
      "qualification.recommendations.csv_download"): (L, 200, 200, 200, 403, 403, 403, 403),
+    ("GET", "/qualification/recommandations/liste-attente", "qualification.recommendations.waitlist_orders"):
+        (L, 200, 403, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/recommendations?level=1&territory=departement:33&count=2",
      "qualification_api.recommendations_api"): (401, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/signalements", "maps.reports"):                    (L, 200, 403, 403, 403, 403, 403, 403),

@@ -180,3 +180,23 @@ def test_the_api_answers_json_to_staff_401_to_strangers_and_keeps_the_waitlist_f
     assert refused.status_code == 403 and refused.get_json()["error"]["field"] == "candidates"
     bad = client.get("/api/v1/recommendations", query_string={"level": "7"})
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_level"
+
+
+def test_the_waitlist_page_shows_the_greedy_order_next_to_the_date_order(client, session, storage):
+    from datetime import UTC, datetime
+
+    aptic_staff(session)
+    early = complete_application(session, storage, point=TOUR_DE_FAURE).sites[0]
+    late = complete_application(session, storage, point=CAHORS).sites[0]
+    for site, day in ((early, 1), (late, 2)):
+        site.outcome, site.waitlisted_at = VenueOutcome.WAITLISTED, datetime(2026, 11, day, 9, tzinfo=UTC)
+    session.commit()
+    sign_in(client, "equipe@aptic-exemple.fr")
+    assert 'href="/qualification/recommandations/liste-attente"' in client.get("/compte").get_data(as_text=True)
+    html = client.get("/qualification/recommandations/liste-attente").get_data(as_text=True)
+    rows = [row for row in html.split("<tr>")[2:]]
+    assert "2 points de présence en attente" in html
+    assert rows[0].startswith(f"<td>1</td><td>2</td><td>{early.venue.nom}</td>")
+    assert rows[1].startswith(f"<td>2</td><td>1</td><td>{late.venue.nom}</td>")
+    refused = client.get("/qualification/recommandations/liste-attente", query_string={"level": "9"})
+    assert refused.status_code == 400 and "niveau" in refused.get_data(as_text=True)
