@@ -8,6 +8,7 @@ from flask import Response, jsonify, url_for
 
 from directory import params
 from directory.db import utcnow
+from directory.http_cache import cacheable_json
 from directory.models import TerritoryLevel
 from directory.web import limit_anonymous, request_session
 from maps.coverage import (
@@ -60,11 +61,8 @@ MAP_CACHE_SECONDS = 300
 
 
 def _cached(payload: dict[str, Any]) -> Response:
-    """The map's data may be cached for a few minutes: it changes with the weekly rebuild."""
-    response = jsonify(payload)
-    response.cache_control.public = True
-    response.cache_control.max_age = MAP_CACHE_SECONDS
-    return response
+    """The map's data may be cached for a few minutes (with an ETag): it changes with the weekly rebuild."""
+    return cacheable_json(payload, max_age=MAP_CACHE_SECONDS)
 
 
 @api_bp.route("/venues/nearby", tags=["Lieux"])
