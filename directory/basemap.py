@@ -103,6 +103,29 @@ class Boundaries(MacroElement):
         self.options = {"url": url, "wholeMaxZoom": BOUNDARIES_WHOLE_MAX_ZOOM, "communeMinZoom": COMMUNE_MIN_ZOOM}
 
 
+class RemoteChoropleth(MacroElement):
+    """Outlines of one territory level, fetched from the boundaries endpoint for the current zoom, coloured
+    by figures the page carries (`figures`: "level:code" → values). `layers`: one per coloured figure,
+    each {name, key, colours, index} with index[i] the lower bound of colours[i]; the first is shown.
+    `tooltip`: (figure key, French label) pairs. `extra_codes`: communes drawn among another level
+    (islands that are their own territory)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        if (window.apticChoropleth) { window.apticChoropleth({{ this._parent.get_name() }}, {{ this.options|tojson }}); }
+        {% endmacro %}"""
+    )
+
+    def __init__(self, *, level: str, figures: dict[str, dict], layers: list[dict], tooltip: list[tuple[str, str]],
+                 extra_codes: list[str] | None = None) -> None:
+        super().__init__()
+        self._name = "RemoteChoropleth"
+        self.options = {"url": url_for("directory_api.map_boundaries"), "level": level, "figures": figures,
+                        "layers": layers, "tooltip": tooltip, "extraCodes": extra_codes or [],
+                        # Communes are always asked for within the visible box.
+                        "wholeMaxZoom": -1 if level == "commune" else BOUNDARIES_WHOLE_MAX_ZOOM}
+
+
 def base_map(location: tuple[float, float], zoom_start: int, **options) -> folium.Map:
     """A folium map on the configured tiles (no tiles at all when the setting is empty), over the
     platform's own boundaries."""

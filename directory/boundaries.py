@@ -131,7 +131,8 @@ def boundary_collection(
     """The outlines of one level as a GeoJSON FeatureCollection simplified for `zoom`.
 
     Without `level`: communes from COMMUNE_MIN_ZOOM on (within `bbox`, at most MAX_COMMUNES), départements
-    below. With `codes`, only those territories of the level.
+    below. With `codes`, only those territories of the level. More than MAX_COMMUNES communes asked for
+    explicitly answer no feature and `tronque`.
     """
     if level is not None and level not in {member.value for member in TerritoryLevel}:
         raise InvalidInput(
@@ -153,16 +154,19 @@ def boundary_collection(
         query = query.where(bbox_filter(session, Territory, "geom", *bbox))
     if codes:
         query = query.where(Territory.code.in_(codes))
-    if chosen == "commune" and level is None and not codes:
+    truncated = False
+    if chosen == "commune" and not codes:
         count = session.scalar(select(func.count()).select_from(query.subquery()))
-        if count > MAX_COMMUNES:
+        if count > MAX_COMMUNES and level is None:
             chosen = "departement"
             query = select(Territory.code, Territory.name, Territory.geom).where(
                 Territory.level == chosen, Territory.geom.is_not(None),
                 bbox_filter(session, Territory, "geom", *bbox))
+        elif count > MAX_COMMUNES:
+            truncated = True
     collection = {
-        "type": "FeatureCollection", "niveau": chosen, "zoom": zoom,
-        "features": _features(session.execute(query.order_by(Territory.code)), zoom, chosen),
+        "type": "FeatureCollection", "niveau": chosen, "zoom": zoom, "tronque": truncated,
+        "features": [] if truncated else _features(session.execute(query.order_by(Territory.code)), zoom, chosen),
     }
     with _cache_lock:
         _cache[key] = collection

@@ -55,6 +55,8 @@ class BoundariesSchema(Schema):
     type = fields.String(validate=validate.OneOf(["FeatureCollection"]))
     niveau = fields.String()
     zoom = fields.Integer()
+    tronque = fields.Boolean(metadata={"description": f"Vrai quand plus de {boundaries.MAX_COMMUNES} communes "
+                                                      "étaient demandées : aucune n'est alors envoyée"})
     features = fields.List(fields.Dict(), metadata={"description": "Contour simplifié, code, nom et niveau"})
 
 
