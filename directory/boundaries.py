@@ -102,6 +102,12 @@ def _rounded(coordinates: Any, digits: int) -> Any:
     return [_rounded(part, digits) for part in coordinates]
 
 
+def geojson_geometry(shape: Any, digits: int) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON mapping with coordinates rounded to `digits` decimals."""
+    geometry = shapely.geometry.mapping(shape)
+    return {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"], digits)}
+
+
 def _features(rows: Iterable[tuple[str, str, Any]], zoom: int, level: str) -> list[dict[str, Any]]:
     rows = list(rows)
     if not rows:
@@ -113,9 +119,7 @@ def _features(rows: Iterable[tuple[str, str, Any]], zoom: int, level: str) -> li
     for (code, name, _), shape in zip(rows, shapes, strict=True):
         if shape is None or shape.is_empty:
             continue
-        geometry = shapely.geometry.mapping(shape)
-        features.append({"type": "Feature", "id": f"{level}:{code}",
-                         "geometry": {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"], digits)},
+        features.append({"type": "Feature", "id": f"{level}:{code}", "geometry": geojson_geometry(shape, digits),
                          "properties": {"code": code, "nom": name, "niveau": level}})
     return features
 

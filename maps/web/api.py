@@ -123,8 +123,10 @@ def map_venues(query: dict[str, Any]) -> Response:
 @api_bp.doc(summary="Couverture territoriale : population à proximité d'un lieu publié, zones blanches, densité",
             description="Chiffres de la dernière reconstruction hebdomadaire de la cartographie. La population d'une "
                         "commune est placée à son centre (mairie) ; les distances sont mesurées sur l'ellipsoïde "
-                        f"WGS84. Zones blanches : communes à plus de {ZONE_BLANCHE_DISTANCE_KM} km de tout lieu de "
-                        f"niveau {ZONE_BLANCHE_LEVEL}.")
+                        "WGS84. « au_dela » : pour chaque niveau et distance, communes et habitants plus loin "
+                        "(avec la phrase de la page). Zones blanches : communes à plus de `distance_km` de tout lieu "
+                        f"de niveau `level` (sans sélection : {ZONE_BLANCHE_DISTANCE_KM} km, niveau "
+                        f"{ZONE_BLANCHE_LEVEL}).")
 @api_bp.arguments(CoverageSelection, location="query")
 @api_bp.response(200, CoverageSchema, description="Les chiffres de couverture du territoire")
 @api_bp.errors(400, 404, 503, codes={400: ["invalid_service_level", "invalid_distance", "invalid_area"],
@@ -137,6 +139,8 @@ def coverage(selection: dict[str, Any], level: str, code: str) -> Response:
         session, area,
         levels=(selection["level"],) if selection["level"] else COVERAGE_LEVELS,
         distances_km=(selection["distance_km"],) if selection["distance_km"] else COVERAGE_DISTANCES_KM,
+        zone_level=selection["level"] or ZONE_BLANCHE_LEVEL,
+        zone_distance_km=selection["distance_km"] or ZONE_BLANCHE_DISTANCE_KM,
     )
     figures["url"] = url_for("maps.coverage_page", territory_level=area.level, code=area.code, _external=True)
     return jsonify(figures)
