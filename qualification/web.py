@@ -224,7 +224,8 @@ def density() -> str:
     policy = api.current_policy(session)
     table = density_page(session, rows, sort=query["tri"] or "code", order=query["ordre"] or "asc",
                          region=query["region"], departement=query["departement"], page=query["page"])
-    level = rows[0].level if rows else policy.level
+    # Island communes that are their own territory come first in the rows: the level is the others'.
+    level = next((row.level for row in rows if row.level != "commune"), rows[0].level if rows else policy.level)
     selection = {"niveau": query["niveau"] or None, "region": table.region, "departement": table.departement,
                  "tri": table.sort if table.sort != "code" else None, "ordre": table.order if table.order != "asc" else None}
     mapped = rows if len(rows) <= DENSITY_MAP_MAX_TERRITORIES else table.rows
