@@ -66,7 +66,8 @@ class BoundariesSchema(Schema):
                         "chaque carte de la plateforme : la carte reste lisible sans fond de carte. Réponse "
                         "cachable (Cache-Control, ETag : 304 si inchangée).")
 @api_bp.arguments(BoundaryQuery, location="query")
-@api_bp.response(200, BoundariesSchema, description="Collection GeoJSON des contours")
+@api_bp.response(200, BoundariesSchema, description="Collection GeoJSON des contours",
+                 content_type="application/geo+json")
 @api_bp.errors(400, codes={400: ["invalid_parameter", "invalid_zoom", "invalid_bbox", "invalid_codes",
                                  "invalid_territory_level"]})
 def map_boundaries(query: dict[str, Any]) -> Response:
