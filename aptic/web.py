@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from flask import Blueprint, Flask, abort, current_app, jsonify, make_response, render_template, request, send_from_directory
+from flask_compress import Compress
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -18,6 +19,14 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("aptic", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/aptic")
+
+# Compressed answers (brotli or gzip, whichever the browser accepts; streamed answers too). The
+# density page and the coverage pages are mostly HTML tables and GeoJSON, which shrink tenfold.
+COMPRESSED_TYPES = [
+    "text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/javascript",
+    "application/json", "application/geo+json", "application/problem+json", "image/svg+xml",
+]
+compress = Compress()
 
 HTTP_ERRORS = {
     400: ("bad_request", "La requête est mal formée."),
@@ -152,6 +161,12 @@ def handle_unexpected_error(error: Exception):
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "gzip"])
+    # Static files are streamed: let them still answer conditional requests after compression.
+    app.config.setdefault("COMPRESS_STREAMING_ENDPOINT_CONDITIONAL", ["aptic.vendor", "aptic.static", "maps.static"])
+    compress.init_app(app)
     security.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -16,9 +16,12 @@ import folium
 import xstatic.pkg.d3
 import xstatic.pkg.leaflet
 import xstatic.pkg.leaflet_markercluster
-from branca.element import CssLink, Element, JavascriptLink
+from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from flask import current_app, url_for
+from jinja2 import Template
 from markupsafe import Markup
+
+from directory.boundaries import COMMUNE_MIN_ZOOM
 
 # Plan IGN v2 (Géoplateforme, WMTS in Web Mercator): French public basemap, Licence Ouverte 2.0.
 DEFAULT_TILE_URL = (
@@ -81,13 +84,57 @@ def localise(fmap: folium.Map) -> folium.Map:
     return fmap
 
 
+# Up to this zoom the boundaries of the whole country are asked for in one (cacheable) request.
+BOUNDARIES_WHOLE_MAX_ZOOM = 6
+
+
+class Boundaries(MacroElement):
+    """Hands the map to basemap.js, which draws the platform's own boundaries under everything else."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        if (window.apticBoundaries) { window.apticBoundaries({{ this._parent.get_name() }}, {{ this.options|tojson }}); }
+        {% endmacro %}"""
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._name = "Boundaries"
+        self.options = {"url": url, "wholeMaxZoom": BOUNDARIES_WHOLE_MAX_ZOOM, "communeMinZoom": COMMUNE_MIN_ZOOM}
+
+
+class RemoteChoropleth(MacroElement):
+    """Outlines of one territory level, fetched from the boundaries endpoint for the current zoom, coloured
+    by figures the page carries (`figures`: "level:code" → values). `layers`: one per coloured figure,
+    each {name, key, colours, index} with index[i] the lower bound of colours[i]; the first is shown.
+    `tooltip`: (figure key, French label) pairs. `extra_codes`: communes drawn among another level
+    (islands that are their own territory)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        if (window.apticChoropleth) { window.apticChoropleth({{ this._parent.get_name() }}, {{ this.options|tojson }}); }
+        {% endmacro %}"""
+    )
+
+    def __init__(self, *, level: str, figures: dict[str, dict], layers: list[dict], tooltip: list[tuple[str, str]],
+                 extra_codes: list[str] | None = None) -> None:
+        super().__init__()
+        self._name = "RemoteChoropleth"
+        self.options = {"url": url_for("directory_api.map_boundaries"), "level": level, "figures": figures,
+                        "layers": layers, "tooltip": tooltip, "extraCodes": extra_codes or [],
+                        # Communes are always asked for within the visible box.
+                        "wholeMaxZoom": -1 if level == "commune" else BOUNDARIES_WHOLE_MAX_ZOOM}
+
+
 def base_map(location: tuple[float, float], zoom_start: int, **options) -> folium.Map:
-    """A folium map on the configured tiles (no tiles at all when the setting is empty)."""
+    """A folium map on the configured tiles (no tiles at all when the setting is empty), over the
+    platform's own boundaries."""
     fmap = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=True, **options)
     tile_url = current_app.config.get("TILE_URL", DEFAULT_TILE_URL)
     if tile_url:
         folium.TileLayer(tiles=tile_url, attr=current_app.config.get("TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
                          name="Fond de carte", control=False, max_zoom=19).add_to(fmap)
+    Boundaries(url_for("directory_api.map_boundaries")).add_to(fmap)
     return fmap
 
 

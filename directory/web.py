@@ -187,3 +187,4 @@ def organisation(organisation_id: int) -> str:
 
 
 from directory import account_pages  # noqa: E402,F401 - its views join this blueprint
+from directory.boundary_api import api_bp  # noqa: E402,F401 - the boundaries every map draws, in the JSON API

@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 from sqlalchemy import and_, case, delete, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
+from directory import french
 from directory.api import territory_by_code
 from directory.errors import DomainError, InvalidInput, NotFound
 from directory.geodesy import unit_vectors
@@ -264,14 +265,23 @@ def coverage_figures(
     *,
     levels: tuple[int, ...] = COVERAGE_LEVELS,
     distances_km: tuple[float, ...] = COVERAGE_DISTANCES_KM,
+    zone_level: int = ZONE_BLANCHE_LEVEL,
+    zone_distance_km: float = ZONE_BLANCHE_DISTANCE_KM,
 ) -> dict[str, Any]:
-    """The coverage figures of an area, summed from the coverage table of the last rebuild."""
+    """The coverage figures of an area, summed from the coverage table of the last rebuild.
+
+    `au_dela` says, for each level and distance, how many communes and people are farther away (their
+    commune's centre, or with no known centre); the zones blanches are the communes farther than
+    `zone_distance_km` from any venue of `zone_level` (20 km of level 2 unless a selection is made).
+    """
     refresh = latest_coverage_refresh(session)
     population = CommuneCoverage.population
     access_columns = [
-        sum_or_zero(case((covered_within(level, distance), population), else_=0))
+        column
         for level in levels
         for distance in distances_km
+        for column in (sum_or_zero(case((covered_within(level, distance), population), else_=0)),
+                       sum_or_zero(case((covered_within(level, distance), 1), else_=0)))
     ]
     row = session.execute(
         select(
@@ -283,12 +293,13 @@ def coverage_figures(
     communes, total, unlocated, venues = (int(value) for value in row[:4])
     by_level = [int(value) for value in row[4:7]]
     covered = iter(int(value) for value in row[7:])
-    access = [
-        {"niveau": level, "distance_km": distance, "population": (people := next(covered)),
-         "part": share_of(people, total)}
-        for level in levels
-        for distance in distances_km
-    ]
+    access, beyond = [], []
+    for level in levels:
+        for distance in distances_km:
+            people, places = next(covered), next(covered)
+            access.append({"niveau": level, "distance_km": distance, "population": people,
+                           "part": share_of(people, total)})
+            beyond.append(beyond_figures(level, distance, communes - places, total - people, total))
     return {
         "territoire": {"niveau": area.level, "code": area.code, "nom": area.name},
         "calcule_le": refresh.refreshed_at.isoformat(),
@@ -298,26 +309,47 @@ def coverage_figures(
         "lieux": {"total": venues, "par_niveau": {str(level): count for level, count in zip(COVERAGE_LEVELS, by_level,
                                                                                             strict=True)}},
         "acces": access,
-        "zones_blanches": _zones_blanches(session, area, total),
+        "au_dela": beyond,
+        "zones_blanches": _zones_blanches(session, area, total, zone_level, zone_distance_km),
         "densite": _density(session, area, venues, total),
         "fragilite_numerique": _fragility(session, area),
     }
 
 
-def _zones_blanches(session: Session, area: CoverageArea, total: int) -> dict[str, Any]:
-    distance = DISTANCE_COLUMNS[ZONE_BLANCHE_LEVEL]
+def beyond_sentence(level: int, distance_km: float, communes: int, population: int, share: float | None) -> str:
+    """ "226 communes, 227 196 habitants (12,3 %) à plus de 10 km d'un lieu de niveau 2" """
+    part = "" if share is None else f" ({french.percent(share)})"
+    return (f"{french.count(communes, 'commune')}, {french.count(population, 'habitant')}{part} "
+            f"à plus de {french.number(distance_km)} km d'un lieu de niveau {level}")
+
+
+def beyond_figures(level: int, distance_km: float, communes: int, population: int, total: int) -> dict[str, Any]:
+    share = share_of(population, total)
+    return {"niveau": level, "distance_km": distance_km, "communes": communes, "population": population,
+            "part": share, "phrase": beyond_sentence(level, distance_km, communes, population, share)}
+
+
+def zone_blanche_definition(level: int, distance_km: float) -> str:
+    return f"communes à plus de {french.number(distance_km)} km de tout lieu de niveau {level}"
+
+
+def _zones_blanches(session: Session, area: CoverageArea, total: int, level: int = ZONE_BLANCHE_LEVEL,
+                    distance_km: float = ZONE_BLANCHE_DISTANCE_KM) -> dict[str, Any]:
+    distance = DISTANCE_COLUMNS[level]
     rows = session.execute(
         select(CommuneCoverage.commune_code, CommuneCoverage.name, CommuneCoverage.population, distance,
                FragilityIndex.total)
         .outerjoin(FragilityIndex, and_(FragilityIndex.level == "commune",
                                         FragilityIndex.code == CommuneCoverage.commune_code))
         .where(area.condition, CommuneCoverage.located,
-               or_(distance.is_(None), distance > ZONE_BLANCHE_DISTANCE_KM * 1000))
+               or_(distance.is_(None), distance > distance_km * 1000))
         .order_by(CommuneCoverage.population.desc(), CommuneCoverage.commune_code)
     ).all()
     population = sum(row[2] for row in rows)
     return {
-        "definition": f"communes à plus de {ZONE_BLANCHE_DISTANCE_KM} km de tout lieu de niveau {ZONE_BLANCHE_LEVEL}",
+        "definition": zone_blanche_definition(level, distance_km),
+        "niveau": level,
+        "distance_km": distance_km,
         "communes": len(rows),
         "population": population,
         "part": share_of(population, total),

@@ -16,7 +16,8 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from directory import basemap
+from directory import basemap, french
+from directory.boundaries import geojson_geometry
 from directory.csv_files import SafeWriter
 from directory.models import Service, Territory, Venue, VenueService
 from maps.coverage import (
@@ -24,8 +25,6 @@ from maps.coverage import (
     DISTANCE_COLUMNS,
     MAX_COMMUNE_UNITS,
     VENUE_COLUMNS,
-    ZONE_BLANCHE_DISTANCE_KM,
-    ZONE_BLANCHE_LEVEL,
     CoverageArea,
     covered_within,
     share_of,
@@ -46,7 +45,6 @@ def coverage_communes(session: Session, area: CoverageArea, level: int, distance
     result = []
     for coverage, fragility in rows:
         distance = getattr(coverage, f"distance_level{level}_m")
-        zone_m = getattr(coverage, f"distance_level{ZONE_BLANCHE_LEVEL}_m")
         item = {
             "code": coverage.commune_code, "name": coverage.name, "departement": coverage.departement_code,
             "population": coverage.population, "located": coverage.located,
@@ -58,7 +56,8 @@ def coverage_communes(session: Session, area: CoverageArea, level: int, distance
             "venues": coverage.venues,
             **{f"venues_level{number}": getattr(coverage, f"venues_level{number}") for number in COVERAGE_LEVELS},
             "covered": distance is not None and distance <= distance_km * 1000,
-            "zone_blanche": coverage.located and (zone_m is None or zone_m > ZONE_BLANCHE_DISTANCE_KM * 1000),
+            # The zones blanches follow the selection: no venue of the level within the distance.
+            "zone_blanche": coverage.located and (distance is None or distance > distance_km * 1000),
             "fragility": None if fragility is None else round(fragility, 2),
             "accessibility": coverage.accessibility,
         }
@@ -140,10 +139,12 @@ def coverage_map(
     fmap = basemap.base_map((46.6, 2.4), 6, prefer_canvas=True)
     colours = branca.colormap.StepColormap(
         SHARE_COLOURS, index=SHARE_STEPS, vmin=0, vmax=100,
-        caption=f"Part de la population à moins de {distance_km:g} km d'un lieu de niveau {level} (%)",
+        caption=f"Part de la population à moins de {french.number(distance_km)} km d'un lieu de niveau {level} (%)",
     )
+    # Coordinates rounded to the simplification (about 50 m for communes, 500 m for départements).
+    digits = 4 if unit_level == "commune" else 3
     features = [
-        {"type": "Feature", "geometry": shapely.geometry.mapping(unit["geometry"]),
+        {"type": "Feature", "geometry": geojson_geometry(unit["geometry"], digits),
          "properties": {
              "nom": unit["nom"], "code": unit["code"], "population": unit["population"],
              "part": "—" if unit["part"] is None else f"{unit['part'] * 100:.0f} %",

@@ -8,13 +8,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from directory import api as directory_api
-from directory import basemap
+from directory import basemap, params
 from directory.errors import DomainError
 from directory.models import Role
 from directory.navigation import menu_entry
 from directory.web import current_actor, request_session, role_required
 from qualification import api, claim_pages, recommendation_pages
 from qualification.density_map import density_map
+from qualification.density_table import COLUMNS, density_page, filter_choices
 from qualification.models import (
     APPLICATION_STATUS_LABELS,
     VENUE_OUTCOME_LABELS,
@@ -201,12 +202,42 @@ def staff_action(application_id: int) -> Any:
     return redirect(url_for("qualification.application_page", application_id=application.id))
 
 
+class DensityQuery(params.Schema):
+    """The density page's selection, all in the URL: level, filters, sort column and order, page."""
+
+    niveau = params.Text(description="Niveau de territoire (par défaut celui de la règle)")
+    region = params.Text(description="Code INSEE de la région")
+    departement = params.Text(description="Code INSEE du département")
+    tri = params.Text(description="Colonne de tri")
+    ordre = params.Text(description="asc ou desc")
+    page = params.Integer(load_default=1, metadata={"minimum": 1})
+
+
+# Beyond this many territories, the map colours those of the current page only (the commune level).
+DENSITY_MAP_MAX_TERRITORIES = 3_000
+
+
 @bp.get("/densite")
 @role_required(Role.APTIC_STAFF)
 def density() -> str:
     session = request_session()
-    rows = api.density_table(session, request.args.get("niveau") or None)
+    query = params.parse(DensityQuery)
+    rows = api.density_table(session, query["niveau"] or None)
     policy = api.current_policy(session)
-    return render_template("qualification/density.html", rows=rows, level=rows[0].level if rows else policy.level,
-                           levels=api.QUOTA_LEVELS, policy=policy,
-                           map=basemap.page_parts(density_map(api.density_outlines(session, rows))))
+    table = density_page(session, rows, sort=query["tri"] or "code", order=query["ordre"] or "asc",
+                         region=query["region"], departement=query["departement"], page=query["page"])
+    # Island communes that are their own territory come first in the rows: the level is the others'.
+    level = next((row.level for row in rows if row.level != "commune"), rows[0].level if rows else policy.level)
+    selection = {"niveau": query["niveau"] or None, "region": table.region, "departement": table.departement,
+                 "tri": table.sort if table.sort != "code" else None, "ordre": table.order if table.order != "asc" else None}
+    mapped = rows if len(rows) <= DENSITY_MAP_MAX_TERRITORIES else table.rows
+
+    def link(**changes: Any) -> str:
+        """This page's URL with some of its selection changed (the page back to 1 unless given)."""
+        wanted = {**selection, "page": None, **changes}
+        return url_for("qualification.density", **{k: v for k, v in wanted.items() if v not in (None, "", 1)})
+
+    return render_template("qualification/density.html", table=table, level=level, levels=api.QUOTA_LEVELS,
+                           policy=policy, columns=COLUMNS, selection=selection, link=link,
+                           choices=filter_choices(session, table.region), mapped_all=mapped is rows,
+                           map=basemap.page_parts(density_map(mapped)))

@@ -8,6 +8,7 @@ from flask import Response, jsonify, url_for
 
 from directory import params
 from directory.db import utcnow
+from directory.http_cache import cacheable_json
 from directory.models import TerritoryLevel
 from directory.web import limit_anonymous, request_session
 from maps.coverage import (
@@ -60,11 +61,8 @@ MAP_CACHE_SECONDS = 300
 
 
 def _cached(payload: dict[str, Any]) -> Response:
-    """The map's data may be cached for a few minutes: it changes with the weekly rebuild."""
-    response = jsonify(payload)
-    response.cache_control.public = True
-    response.cache_control.max_age = MAP_CACHE_SECONDS
-    return response
+    """The map's data may be cached for a few minutes (with an ETag): it changes with the weekly rebuild."""
+    return cacheable_json(payload, max_age=MAP_CACHE_SECONDS)
 
 
 @api_bp.route("/venues/nearby", tags=["Lieux"])
@@ -125,8 +123,10 @@ def map_venues(query: dict[str, Any]) -> Response:
 @api_bp.doc(summary="Couverture territoriale : population à proximité d'un lieu publié, zones blanches, densité",
             description="Chiffres de la dernière reconstruction hebdomadaire de la cartographie. La population d'une "
                         "commune est placée à son centre (mairie) ; les distances sont mesurées sur l'ellipsoïde "
-                        f"WGS84. Zones blanches : communes à plus de {ZONE_BLANCHE_DISTANCE_KM} km de tout lieu de "
-                        f"niveau {ZONE_BLANCHE_LEVEL}.")
+                        "WGS84. « au_dela » : pour chaque niveau et distance, communes et habitants plus loin "
+                        "(avec la phrase de la page). Zones blanches : communes à plus de `distance_km` de tout lieu "
+                        f"de niveau `level` (sans sélection : {ZONE_BLANCHE_DISTANCE_KM} km, niveau "
+                        f"{ZONE_BLANCHE_LEVEL}).")
 @api_bp.arguments(CoverageSelection, location="query")
 @api_bp.response(200, CoverageSchema, description="Les chiffres de couverture du territoire")
 @api_bp.errors(400, 404, 503, codes={400: ["invalid_service_level", "invalid_distance", "invalid_area"],
@@ -139,6 +139,8 @@ def coverage(selection: dict[str, Any], level: str, code: str) -> Response:
         session, area,
         levels=(selection["level"],) if selection["level"] else COVERAGE_LEVELS,
         distances_km=(selection["distance_km"],) if selection["distance_km"] else COVERAGE_DISTANCES_KM,
+        zone_level=selection["level"] or ZONE_BLANCHE_LEVEL,
+        zone_distance_km=selection["distance_km"] or ZONE_BLANCHE_DISTANCE_KM,
     )
     figures["url"] = url_for("maps.coverage_page", territory_level=area.level, code=area.code, _external=True)
     return jsonify(figures)

@@ -43,7 +43,10 @@ def _coverage_request(territory_level: str, code: str) -> tuple[Session, Coverag
 def coverage_page(territory_level: str, code: str) -> str:
     session, area, selected_level, distance_km = _coverage_request(territory_level, code)
     distances = tuple(sorted({*COVERAGE_DISTANCES_KM, distance_km}))
-    figures = coverage_figures(session, area, distances_km=distances)
+    figures = coverage_figures(session, area, distances_km=distances, zone_level=selected_level,
+                               zone_distance_km=distance_km)
+    lead = next(item for item in figures["au_dela"]
+                if item["niveau"] == selected_level and item["distance_km"] == distance_km)
     unit_level = coverage_unit_level(session, area)
     units = coverage_units(session, area, selected_level, distance_km)
     venues = coverage_venues(session, area, selected_level)
@@ -54,6 +57,7 @@ def coverage_page(territory_level: str, code: str) -> str:
         area=area,
         area_label=COVERAGE_AREA_LABELS[area.level],
         figures=figures,
+        lead=lead,
         refresh=latest_coverage_refresh(session),
         map=basemap.page_parts(fmap),
         unit_level=unit_level,
@@ -88,7 +92,8 @@ def coverage_csv_download(territory_level: str, code: str) -> Response:
 @bp.get("/couverture/<territory_level>/<code>/export.geojson", endpoint="coverage_geojson")
 def coverage_geojson_download(territory_level: str, code: str) -> Response:
     session, area, selected_level, distance_km = _coverage_request(territory_level, code)
-    figures = coverage_figures(session, area, levels=(selected_level,), distances_km=(distance_km,))
+    figures = coverage_figures(session, area, levels=(selected_level,), distances_km=(distance_km,),
+                               zone_level=selected_level, zone_distance_km=distance_km)
     units = coverage_units(session, area, selected_level, distance_km)
     return Response(
         coverage_geojson(units, figures, selected_level, distance_km), mimetype="application/geo+json",

@@ -226,6 +226,16 @@ class CoverageAccessSchema(Schema):
     part = _nullable(fields.Float, "Entre 0 et 1")
 
 
+class CoverageBeyondSchema(Schema):
+    niveau = fields.Integer()
+    distance_km = fields.Float()
+    communes = fields.Integer(metadata={"description": "Communes dont le centre est à plus de distance_km de tout lieu "
+                                                       "du niveau (ou sans centre connu)"})
+    population = fields.Integer()
+    part = _nullable(fields.Float, "Entre 0 et 1")
+    phrase = fields.String(metadata={"description": "La même chose en une phrase, en français"})
+
+
 class ZoneBlancheSchema(Schema):
     code = fields.String()
     nom = fields.String()
@@ -236,6 +246,8 @@ class ZoneBlancheSchema(Schema):
 
 class ZonesBlanchesSchema(Schema):
     definition = fields.String()
+    niveau = fields.Integer()
+    distance_km = fields.Float()
     communes = fields.Integer()
     population = fields.Integer()
     part = _nullable(fields.Float)
@@ -279,6 +291,7 @@ class CoverageSchema(Schema):
     population_sans_centre = fields.Integer(metadata={"description": "Communes sans point central connu"})
     lieux = fields.Nested(CoverageVenuesSchema)
     acces = fields.List(fields.Nested(CoverageAccessSchema))
+    au_dela = fields.List(fields.Nested(CoverageBeyondSchema))
     zones_blanches = fields.Nested(ZonesBlanchesSchema)
     densite = fields.Nested(DensitySchema)
     fragilite_numerique = _nullable(fields.Dict, "Indice de fragilité numérique (1 faible à 10 forte), s'il est chargé")

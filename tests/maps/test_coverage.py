@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import csv
 import io
 import json
@@ -12,7 +14,7 @@ from pyproj import Geod
 from sqlalchemy import func, select
 
 from aptic.cli import cli
-from directory import api, factories
+from directory import api, factories, french
 from directory.db import geodesic_distance_m
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
 from maps import api as maps_api
@@ -274,7 +276,9 @@ def test_csv_export(client, lozere):
     assert by_code[MARVEJOLS]["distance_niveau_3_km"] == "3.0" and by_code[MARVEJOLS]["couverte"] == "oui"
     assert by_code[MENDE]["lieux"] == "1" and by_code[MENDE]["lieux_niveau_2"] == "1"
     assert by_code[MENDE]["couverte"] == "non"  # level 3 is 14 km away
-    assert by_code[FLORAC]["zone_blanche"] == "oui" and by_code[MENDE]["zone_blanche"] == "non"
+    # The zones blanches follow the selection: no level-3 venue within 5 km of Mende either.
+    assert by_code[FLORAC]["zone_blanche"] == "oui" and by_code[MENDE]["zone_blanche"] == "oui"
+    assert by_code[MARVEJOLS]["zone_blanche"] == "non"
     assert float(by_code[MENDE]["accessibilite_e2sfca"]) > 0
 
 
@@ -370,3 +374,24 @@ def test_a_formula_in_a_commune_name_comes_out_inert_in_the_coverage_csv():
     row = next(csv.DictReader(io.StringIO(coverage_csv([commune]).lstrip("\ufeff")), delimiter=";"))
     assert row["commune"] == "'=HYPERLINK(\"x\")"
     assert row["distance_niveau_1_km"] == "1.5" and row["distance_niveau_3_km"] == "-0.0"
+
+
+def test_page_leads_with_who_is_beyond_the_chosen_distance_and_the_api_says_the_same(client, session, lozere):
+    pop = {code: population(session, code) for code in (MENDE, MARVEJOLS, FLORAC, GORGES)}
+    far = pop[FLORAC] + pop[GORGES]
+    share = french.percent(far / sum(pop.values()))
+    sentence = f"2 communes, {french.number(far)} habitants ({share}) à plus de 10 km d'un lieu de niveau 2"
+    html = unescape(client.get(f"/couverture/zone/{ZONE}?level=2&distance_km=10").get_data(as_text=True))
+    assert f'<p class="coverage-lead"><strong>{sentence}</strong>' in html
+    # Zones blanches at the chosen distance: Gorges du Tarn Causses (18 km) is one at 10 km, not at 20 km.
+    assert "communes à plus de 10 km de tout lieu de niveau 2" in html and "Gorges du Tarn Causses" in html
+    assert "Lieu de niveau 2 le plus proche" in html
+    answer = client.get(f"/api/v1/territories/zone/{ZONE}/coverage?level=2&distance_km=10").get_json()
+    assert answer["au_dela"] == [{"niveau": 2, "distance_km": 10.0, "communes": 2, "population": far,
+                                  "part": pytest.approx(far / sum(pop.values()), abs=1e-4), "phrase": sentence}]
+    assert answer["zones_blanches"]["communes"] == 2 and answer["zones_blanches"]["distance_km"] == 10.0
+    at_20 = client.get(f"/api/v1/territories/zone/{ZONE}/coverage?level=2&distance_km=20").get_json()
+    assert at_20["zones_blanches"]["communes"] == 1 and at_20["au_dela"][0]["phrase"].startswith(
+        f"1 commune, {french.number(pop[FLORAC])} habitants (")
+    html = unescape(client.get(f"/couverture/commune/{MENDE}?level=2&distance_km=7,5").get_data(as_text=True))
+    assert f"0 commune, 0 habitant ({french.percent(0)}) à plus de 7,5 km d'un lieu de niveau 2" in html

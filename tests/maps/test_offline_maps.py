@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -79,16 +80,20 @@ def world(committed_database_url: str) -> dict:
     return ids
 
 
+# Each page's map: its own boundary layer (SVG paths in the boundaries pane, from /api/v1/map/boundaries)
+# and its data (venue markers; prefer_canvas draws the choropleths and the coverage's venues on a canvas).
+BOUNDARIES = ".leaflet-apticBoundaries-pane svg path"
 PAGES = [
-    ("/?q=Cahors", ".leaflet-marker-icon, .marker-cluster, .leaflet-interactive"),
-    ("/lieux/{venue}", ".leaflet-marker-icon, .marker-cluster, .leaflet-interactive"),
-    # prefer_canvas: the choropleths are drawn on a canvas
+    ("/?q=Cahors", ".leaflet-marker-icon, .marker-cluster"),
+    ("/lieux/{venue}", ".leaflet-marker-icon, .marker-cluster"),
     ("/couverture/departement/46", ".leaflet-overlay-pane canvas"),
     ("/qualification/densite", ".leaflet-overlay-pane canvas"),
 ]
+WIDTHS = (1280, 360)
 
 
-def _visit_all(browser, base: str, ids: dict, allowed_host: str | None) -> tuple[list[str], list[str], list[str]]:
+def _visit_all(browser, base: str, ids: dict, allowed_host: str | None,
+               screenshots: Path | None = None) -> tuple[list[str], list[str], list[str]]:
     """Visit the pages; return console errors, requests to other hosts, and drawn-map failures."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -114,22 +119,29 @@ def _visit_all(browser, base: str, ids: dict, allowed_host: str | None) -> tuple
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_load_state()
     undrawn = []
-    for path, drawn in PAGES:
-        page.goto(base + path.format(**ids))
-        try:
-            page.wait_for_selector(f".leaflet-container :is({drawn})", state="attached")
-        except PlaywrightTimeout:
-            undrawn.append(path)
+    for width in WIDTHS if screenshots else WIDTHS[:1]:
+        page.set_viewport_size({"width": width, "height": 900})
+        for number, (path, drawn) in enumerate(PAGES):
+            page.goto(base + path.format(**ids))
+            for selector in (drawn, BOUNDARIES):
+                try:
+                    page.wait_for_selector(f".leaflet-container :is({selector})", state="attached")
+                except PlaywrightTimeout:
+                    undrawn.append(f"{path} {selector} at {width} px")
+            if screenshots:
+                page.wait_for_load_state("networkidle")
+                page.locator(".leaflet-container").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(screenshots / f"page{number}-{width}px.png"))
     context.close()
     return errors, foreign, undrawn
 
 
-
-def test_with_no_other_host_every_map_draws_from_the_platform_alone(browser, world, committed_database_url):
+def test_with_no_other_host_every_map_draws_from_the_platform_alone(browser, world, committed_database_url, tmp_path):
     with served(committed_database_url, TILE_URL="https://tuiles.injoignables.test/{z}/{x}/{y}.png") as base:
-        errors, foreign, undrawn = _visit_all(browser, base, world, None)
+        errors, foreign, undrawn = _visit_all(browser, base, world, None, screenshots=tmp_path)
     assert not undrawn, f"maps not drawn: {undrawn} {errors} {foreign}"
     # Only tiles may have tried another host: no script, style, font or marker image.
+    assert [r for r in foreign if r.split()[0] in ("script", "stylesheet", "font")] == []
     assert all(request.startswith("image https://tuiles.injoignables.test/") for request in foreign), foreign
     # The refused tiles are logged by Chromium as aborted loads (net::ERR_FAILED); nothing else may be.
     assert [e for e in errors if "net::ERR_FAILED" not in e] == []

@@ -1,6 +1,7 @@
 """Back office and applicant pages."""
 
 import io
+import re
 from html import unescape
 
 from directory import api as directory_api
@@ -111,8 +112,41 @@ def test_density_page_has_the_table_and_the_choropleth(client, session):
     assert sign_in(client, "equipe@aptic-exemple.fr").status_code == 302
     page = unescape(client.get("/qualification/densite?niveau=departement").get_data(as_text=True))
     assert "101 territoires" in page and "Lieux pour 10 000 hab." in page
-    assert "L.geoJson" in page or "L.geoJSON" in page
+    # The page carries the figures; the outlines come from the boundaries endpoint, for the zoom.
+    assert "apticChoropleth" in page and '"departement:46"' in page and "coordinates" not in page
     assert "Usage du quota" in page and "<td>Lot</td>" in page
+
+
+def _table_codes(page: str) -> list[str]:
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    return re.findall(r"<tr><td>([0-9AB]+)</td>", body)
+
+
+def test_density_table_sorts_filters_and_pages_in_the_url(client, session):
+    _staff(session)
+    qualified_venue(session)
+    session.commit()
+    assert sign_in(client, "equipe@aptic-exemple.fr").status_code == 302
+    first = unescape(client.get("/qualification/densite?niveau=departement").get_data(as_text=True))
+    assert _table_codes(first)[:3] == ["01", "02", "03"] and len(_table_codes(first)) == 50
+    assert "101 territoires, 1 à 50 affichés (page 1 sur 3)" in first and 'aria-current="page"' in first
+    assert 'aria-sort="ascending"' in first and first.count("aria-sort=") == 1 and '<th scope="col"' in first
+    third = unescape(client.get("/qualification/densite?niveau=departement&page=3").get_data(as_text=True))
+    assert len(_table_codes(third)) == 1 and "101 à 101 affichés (page 3 sur 3)" in third
+    by_venues = unescape(client.get("/qualification/densite?niveau=departement&tri=lieux&ordre=desc")
+                         .get_data(as_text=True))
+    assert _table_codes(by_venues)[0] == "46" and 'aria-sort="descending"' in by_venues
+    assert "page=2" in by_venues and "tri=lieux" in by_venues.split('rel="next"')[0].rsplit("href=", 1)[1]
+    occitanie = unescape(client.get("/qualification/densite?niveau=departement&region=76&tri=population&ordre=desc")
+                         .get_data(as_text=True))
+    codes = _table_codes(occitanie)
+    assert len(codes) == 13 and codes[0] == "31" and "13 territoires sur 101" in occitanie
+    lot = unescape(client.get("/qualification/densite?niveau=epci&departement=46").get_data(as_text=True))
+    assert 0 < len(_table_codes(lot)) < 20 and "Retirer les filtres" in lot
+    for query, code in (("tri=nimporte", "invalid_sort"), ("ordre=haut", "invalid_sort_order"),
+                        ("region=99", "unknown_territory"), ("page=zero", "invalid_parameter")):
+        refused = client.get(f"/qualification/densite?{query}", headers={"Accept": "application/json"})
+        assert refused.status_code == 400 and refused.get_json()["error"]["code"] == code, query
 
 
 def test_the_applicant_creates_a_file_adds_a_site_and_submits(client, session):
