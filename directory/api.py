@@ -25,15 +25,18 @@ from directory.accounts import (
 )
 from directory.audit import Actor, audit_trail, jsonable, record_audit, record_audits
 from directory.hours import DayHours, is_open_at, validate_opening_hours, venue_hours, venue_timezone, week_hours
+from directory.commune_search import AmbiguousPlace, CommuneEntry, candidate_record, find_commune, suggest_communes
 from directory.nearby import (
     NEARBY_DEFAULT_LIMIT,
     NEARBY_DEFAULT_RADIUS_KM,
     NEARBY_LIST_FILTERS,
     NEARBY_MAX_LIMIT,
+    NEARBY_MAX_OFFSET,
     NEARBY_MAX_RADIUS_KM,
     NearbyResult,
     NearbyVenue,
     Place,
+    commune_place,
     nearby_venues,
     resolve_place,
 )
@@ -107,5 +110,8 @@ __all__ = [
     "set_password", "sign_in",
     # nearby search
     "NEARBY_DEFAULT_LIMIT", "NEARBY_DEFAULT_RADIUS_KM", "NEARBY_LIST_FILTERS", "NEARBY_MAX_LIMIT",
-    "NEARBY_MAX_RADIUS_KM", "NearbyResult", "NearbyVenue", "Place", "nearby_venues", "resolve_place",
+    "NEARBY_MAX_OFFSET", "NEARBY_MAX_RADIUS_KM", "NearbyResult", "NearbyVenue", "Place", "commune_place",
+    "nearby_venues", "resolve_place",
+    # commune search
+    "AmbiguousPlace", "CommuneEntry", "candidate_record", "find_commune", "suggest_communes",
 ]
