@@ -51,6 +51,7 @@ from directory.referential import (
 from directory.territories import (
     INSEE_CODE,
     POSTCODE,
+    check_coordinates,
     commune_at,
     commune_by_code,
     communes_by_postcode,
@@ -90,7 +91,7 @@ __all__ = [
     # audit
     "Actor", "audit_trail", "jsonable", "record_audit", "record_audits",
     # territories
-    "INSEE_CODE", "POSTCODE", "commune_at", "commune_by_code", "communes_by_postcode", "name_with_preposition",
+    "INSEE_CODE", "POSTCODE", "check_coordinates", "commune_at", "commune_by_code", "communes_by_postcode", "name_with_preposition",
     "normalize_name", "search_communes", "territory_by_code",
     # referential
     "REFERENTIAL_FILE", "active_services", "load_referential", "services_by_slugs", "services_for_standard",

@@ -46,6 +46,8 @@ class Place:
     lon: float
     lat: float
     commune_code: str | None = None
+    # How the search was understood when it differs from what was typed (a fallback), for the person.
+    notice: str | None = None
 
 
 @dataclass(frozen=True)
