@@ -9,6 +9,7 @@ import marshmallow
 
 from directory import api, params
 from maps.coverage import MAX_COVERAGE_DISTANCE_KM, ZONE_BLANCHE_LEVEL, coverage_distance_km, coverage_level
+from maps.orientation import NEEDS, SKILLS, WHEN
 from maps.public import parse_bbox
 
 COVERAGE_PAGE_LEVEL = ZONE_BLANCHE_LEVEL
@@ -58,6 +59,19 @@ class PlaceQuery(params.Schema):
 
     q = params.Text(description="Début d'une commune, d'un code postal ou d'une adresse (2 caractères au moins ; "
                                 "au-delà de 200, le texte est coupé)")
+
+
+class OrientationAnswers(params.Schema):
+    """The answers of the orientation flow (nothing about the person: what they want, what they can do, where, when)."""
+
+    besoin = params.TextList(description="Ce que la personne veut faire ; répétable", values=list(NEEDS))
+    sait = params.Text(description="Ce qu'elle sait déjà faire", metadata={"enum": list(SKILLS)})
+    q = params.Text(description="Commune, code postal ou adresse")
+    lat = params.Number(metadata={"minimum": -90, "maximum": 90})
+    lon = params.Number(metadata={"minimum": -180, "maximum": 180})
+    commune = params.Text(description="Code INSEE d'une commune choisie parmi les homonymes")
+    quand = params.Text(load_default="", description="Quand elle peut y aller", metadata={"enum": list(WHEN)})
+    care = _standard_values("care")
 
 
 class SearchPoint(params.Schema):
