@@ -144,6 +144,14 @@ def week_for_sheet(venue: Any, now: datetime | None = None) -> list[tuple[str, s
     ]
 
 
+def phone_for_print(number: str | None) -> str | None:
+    """+33298000000 → "02 98 00 00 00" (as people write it); other numbers as stored."""
+    if number and number.startswith("+33") and len(number) == 12 and number[3:].isdigit():
+        local = "0" + number[3:]
+        return " ".join(local[i:i + 2] for i in range(0, 10, 2))
+    return number
+
+
 BRING = (
     "Le carnet de chèques APTIC (pass numérique) que l'on vous a remis : chaque chèque paie une séance.",
     "Votre téléphone, votre tablette ou votre ordinateur, si vous en avez un.",

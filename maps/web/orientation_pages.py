@@ -13,7 +13,7 @@ from directory.errors import DomainError
 from directory.models import Role
 from directory.navigation import menu_entry
 from directory.web import limit_anonymous, request_session
-from maps.orientation import BRING, NEEDS, SKILLS, WHEN, advise, orientation_venues, week_for_sheet
+from maps.orientation import BRING, NEEDS, SKILLS, WHEN, advise, orientation_venues, phone_for_print, week_for_sheet
 from maps.public import public_venue, service_levels
 from maps.web.inputs import OrientationAnswers
 from maps.web.pages import bp
@@ -77,6 +77,6 @@ def orientation_sheet(venue_id: int) -> str:
         "?" + request.query_string.decode() if request.query_string else "")
     return render_template(
         "maps/orientation_sheet.html", venue=venue, advice=advice, services=services, bring=BRING,
-        week=week_for_sheet(venue, now), today=now, sheet_url=sheet_url, needs=NEEDS,
+        week=week_for_sheet(venue, now), today=now, phone=phone_for_print(venue.telephone), sheet_url=sheet_url, needs=NEEDS,
         back_url=url_for("maps.orientation") + ("?" + request.query_string.decode() if request.query_string else ""),
     )
