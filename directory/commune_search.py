@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -89,29 +90,30 @@ class _Index:
     entries: list[CommuneEntry]
     by_key: dict[str, list[CommuneEntry]]
     keys: list[str]  # sorted, for prefix look-ups
+    by_initial: dict[str, list[str]]  # typos seldom touch the first letter: compare those first
     by_postcode: dict[str, list[CommuneEntry]]
     by_code: dict[str, CommuneEntry] = field(default_factory=dict)
 
 
-_INDEXES: dict[tuple[str, tuple[int, int]], _Index] = {}
+_INDEXES: dict[str, tuple[int, float, _Index]] = {}
 _LOCK = threading.Lock()
+# How often a process checks that the communes did not change (a reload of the territories adds rows).
+RECHECK_SECONDS = 30.0
 
 
 def _index(session: Session) -> _Index:
-    """The communes of this database, built once per process and rebuilt when the communes change."""
+    """The communes of this database, built once per process and rebuilt when the territories change."""
     url = session.get_bind().engine.url.render_as_string(hide_password=True)
-    count, last = session.execute(
-        select(func.count(Territory.id), func.max(Territory.id)).where(Territory.level == TerritoryLevel.COMMUNE)
-    ).one()
-    key = (url, (int(count or 0), int(last or 0)))
-    index = _INDEXES.get(key)
-    if index is not None:
-        return index
+    known = _INDEXES.get(url)
+    if known is not None and time.monotonic() - known[1] < RECHECK_SECONDS:
+        return known[2]
+    signature = int(session.scalar(select(func.max(Territory.id))) or 0)  # primary key index: one look-up
+    if known is not None and known[0] == signature:
+        _INDEXES[url] = (signature, time.monotonic(), known[2])
+        return known[2]
     with _LOCK:
-        index = _INDEXES.get(key) or _build(session)
-        for stale in [k for k in _INDEXES if k[0] == url]:
-            del _INDEXES[stale]
-        _INDEXES[key] = index
+        index = _build(session)
+        _INDEXES[url] = (signature, time.monotonic(), index)
     return index
 
 
@@ -138,7 +140,10 @@ def _build(session: Session) -> _Index:
             by_postcode.setdefault(postcode, []).append(entry)
     for group in (*by_key.values(), *by_postcode.values()):
         group.sort(key=lambda e: (-e.population, e.code))
-    return _Index(entries, by_key, sorted(by_key), by_postcode, {e.code: e for e in entries})
+    by_initial: dict[str, list[str]] = {}
+    for key in by_key:
+        by_initial.setdefault(key[:1], []).append(key)
+    return _Index(entries, by_key, sorted(by_key), by_initial, by_postcode, {e.code: e for e in entries})
 
 
 @dataclass(frozen=True)
@@ -257,8 +262,12 @@ def _ranked_groups(index: _Index, name: str, departement: str | None, wanted: in
         groups.extend(prefixed[: wanted * 3])
     if len(groups) < wanted:
         if len(name) >= FUZZY_MIN_LENGTH:
-            scored = process.extract(name, index.keys, scorer=fuzz.ratio, processor=None,
-                                     score_cutoff=FUZZY_CUTOFF, limit=wanted * 5)
+            scored = []
+            for keys in (index.by_initial.get(name[:1], []), index.keys):
+                scored = process.extract(name, keys, scorer=fuzz.ratio, processor=None,
+                                         score_cutoff=FUZZY_CUTOFF, limit=wanted * 5)
+                if scored:
+                    break
             fuzzy = [(round(score), group) for key, score, _ in scored
                      if not key.startswith(name) and key != name and (group := located(key))]
             fuzzy.sort(key=lambda item: (-item[0], -max(c.population for c in item[1])))
