@@ -41,6 +41,8 @@ def load(instance_path: Path) -> dict[str, Any]:
         "TILE_ATTRIBUTION": os.environ.get("APTIC_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
         # Address searches sent to the geocoder by one anonymous visitor (address), Flask-Limiter notation.
         "GEOCODING_RATE_LIMIT": os.environ.get("APTIC_GEOCODING_RATE_LIMIT", "30 per minute"),
+        # Autocomplete calls to the geocoder (cache misses) by one anonymous visitor (address).
+        "AUTOCOMPLETE_RATE_LIMIT": os.environ.get("APTIC_AUTOCOMPLETE_RATE_LIMIT", "60 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("APTIC_RATELIMIT_STORAGE_URI", "memory://"),
         # Production (deploy/): keys of the shared rate-limit counters, so that sites can share one Redis.
         "RATELIMIT_KEY_PREFIX": os.environ.get("APTIC_RATELIMIT_KEY_PREFIX", "aptic"),

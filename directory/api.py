@@ -25,15 +25,18 @@ from directory.accounts import (
 )
 from directory.audit import Actor, audit_trail, jsonable, record_audit, record_audits
 from directory.hours import DayHours, is_open_at, validate_opening_hours, venue_hours, venue_timezone, week_hours
+from directory.commune_search import AmbiguousPlace, CommuneEntry, candidate_record, find_commune, suggest_communes
 from directory.nearby import (
     NEARBY_DEFAULT_LIMIT,
     NEARBY_DEFAULT_RADIUS_KM,
     NEARBY_LIST_FILTERS,
     NEARBY_MAX_LIMIT,
+    NEARBY_MAX_OFFSET,
     NEARBY_MAX_RADIUS_KM,
     NearbyResult,
     NearbyVenue,
     Place,
+    commune_place,
     nearby_venues,
     resolve_place,
 )
@@ -48,6 +51,7 @@ from directory.referential import (
 from directory.territories import (
     INSEE_CODE,
     POSTCODE,
+    check_coordinates,
     commune_at,
     commune_by_code,
     communes_by_postcode,
@@ -87,7 +91,7 @@ __all__ = [
     # audit
     "Actor", "audit_trail", "jsonable", "record_audit", "record_audits",
     # territories
-    "INSEE_CODE", "POSTCODE", "commune_at", "commune_by_code", "communes_by_postcode", "name_with_preposition",
+    "INSEE_CODE", "POSTCODE", "check_coordinates", "commune_at", "commune_by_code", "communes_by_postcode", "name_with_preposition",
     "normalize_name", "search_communes", "territory_by_code",
     # referential
     "REFERENTIAL_FILE", "active_services", "load_referential", "services_by_slugs", "services_for_standard",
@@ -107,5 +111,8 @@ __all__ = [
     "set_password", "sign_in",
     # nearby search
     "NEARBY_DEFAULT_LIMIT", "NEARBY_DEFAULT_RADIUS_KM", "NEARBY_LIST_FILTERS", "NEARBY_MAX_LIMIT",
-    "NEARBY_MAX_RADIUS_KM", "NearbyResult", "NearbyVenue", "Place", "nearby_venues", "resolve_place",
+    "NEARBY_MAX_OFFSET", "NEARBY_MAX_RADIUS_KM", "NearbyResult", "NearbyVenue", "Place", "commune_place",
+    "nearby_venues", "resolve_place",
+    # commune search
+    "AmbiguousPlace", "CommuneEntry", "candidate_record", "find_commune", "suggest_communes",
 ]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from geoalchemy2.shape import to_shape
 from sqlalchemy import Float, Integer, String, bindparam, func, select
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,13 +16,15 @@ from directory.errors import InvalidInput, NotFound
 from directory.hours import is_open_at
 from directory.models import Service, Venue, VenueService
 from directory.referential import services_by_slugs
-from directory.territories import POSTCODE, check_coordinates, communes_by_postcode, search_communes
+from directory.commune_search import commune_entry, find_commune
+from directory.territories import check_coordinates
 from directory.venue_fields import VENUE_FIELD
 
 NEARBY_DEFAULT_RADIUS_KM = 10.0
 NEARBY_MAX_RADIUS_KM = 100.0
 NEARBY_DEFAULT_LIMIT = 20
 NEARBY_MAX_LIMIT = 200
+NEARBY_MAX_OFFSET = 10_000
 # Fields of the national venue standard the search can filter on, by search parameter, with their values.
 NEARBY_LIST_FILTERS = {
     parameter: (name, VENUE_FIELD[name].vocabulary)
@@ -45,6 +46,8 @@ class Place:
     lon: float
     lat: float
     commune_code: str | None = None
+    # How the search was understood when it differs from what was typed (a fallback), for the person.
+    notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,27 +65,32 @@ class NearbyResult:
     place: Place
     radius_m: float
     venues: list[NearbyVenue]
+    # Venues matching the search in all (the page shows `venues`, from the `offset`-th on).
+    total: int = 0
+    offset: int = 0
+
+    @property
+    def next_offset(self) -> int | None:
+        following = self.offset + len(self.venues)
+        return following if self.venues and following < self.total else None
 
 
 def resolve_place(session: Session, query: str, field: str = "q") -> Place:
-    """A commune name or a postcode, resolved offline from the territories (most populous first)."""
+    """A commune name (typos forgiven), a postcode, "Marseille 13001" or "Paris 15e", resolved offline
+    (`directory.commune_search`); homonyms raise `AmbiguousPlace` with the candidates."""
     text = (query or "").strip()
     if not text:
         raise InvalidInput("Indiquez une commune ou un code postal.", field=field, code="required")
-    if POSTCODE.match(text):
-        communes = communes_by_postcode(session, text)
-        if not communes:
-            raise NotFound(f"Le code postal « {text} » ne correspond à aucune commune.", field=field, code="unknown_place")
-        commune = communes[0]
-        label = f"{text} {commune.name}"
-    else:
-        communes = [c for c in search_communes(session, text, limit=5) if c.centre is not None]
-        if not communes:
-            raise NotFound(f"Aucune commune ne s'appelle « {text} ».", field=field, code="unknown_place")
-        commune = communes[0]
-        label = commune.name
-    point = to_shape(commune.centre)
-    return Place(label=label, lon=point.x, lat=point.y, commune_code=commune.code)
+    match = find_commune(session, text, field=field)
+    return Place(label=match.label, lon=match.commune.lon, lat=match.commune.lat, commune_code=match.commune.code)
+
+
+def commune_place(session: Session, code: str, field: str = "commune") -> Place:
+    """The centre of a commune chosen by its INSEE code (a homonym picked from the candidates)."""
+    entry = commune_entry(session, code)
+    if entry is None or entry.lon is None or entry.lat is None:
+        raise NotFound(f"Le code INSEE « {code} » ne correspond à aucune commune.", field=field, code="unknown_place")
+    return Place(label=entry.name, lon=entry.lon, lat=entry.lat, commune_code=entry.code)
 
 
 def nearby_venues(
@@ -94,6 +102,7 @@ def nearby_venues(
     q: str | None = None,
     radius_km: float = NEARBY_DEFAULT_RADIUS_KM,
     limit: int = NEARBY_DEFAULT_LIMIT,
+    offset: int = 0,
     service: list[str] | tuple[str, ...] = (),
     level: int | None = None,
     fees: list[str] | tuple[str, ...] = (),
@@ -109,7 +118,8 @@ def nearby_venues(
 
     The centre is `place`, or `lon`/`lat`, or `q` (a commune name or postcode). Every filter
     narrows: all the services asked, a service of `level`, each listed value of the national
-    standard's fields, open at `open_at` (or now with `open_now`), accepting the pass.
+    standard's fields, open at `open_at` (or now with `open_now`), accepting the pass. The result
+    holds the page of `limit` venues from the `offset`-th, and how many match in all.
     """
     if place is None:
         if lon is not None or lat is not None:
@@ -128,6 +138,11 @@ def nearby_venues(
         raise InvalidInput(
             f"La limite « {limit} » n'est pas valide : un nombre entier entre 1 et {NEARBY_MAX_LIMIT} est attendu.",
             field="limit", code="invalid_limit",
+        )
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= NEARBY_MAX_OFFSET:
+        raise InvalidInput(
+            f"Le décalage « {offset} » n'est pas valide : un nombre entier entre 0 et {NEARBY_MAX_OFFSET} est attendu.",
+            field="offset", code="invalid_offset",
         )
     if level is not None and (isinstance(level, bool) or level not in (1, 2, 3)):
         raise InvalidInput(
@@ -156,7 +171,7 @@ def nearby_venues(
     parameters: dict[str, Any] = {
         "centre": point_wkt(place.lon, place.lat), "radius": radius_m,
         "xmin": place.lon - dlon, "ymin": place.lat - dlat, "xmax": place.lon + dlon, "ymax": place.lat + dlat,
-        "level": level, "limit": limit,
+        "level": level, "limit": limit, "offset": offset,
     }
     parameters.update({f"service_{i}": service.id for i, service in enumerate(wanted_services)})
     for name, values in list_filters.items():
@@ -166,15 +181,24 @@ def nearby_venues(
         tuple(len(list_filters[name]) for name in NEARBY_LIST_FILTERS), accepts_pass, moment is None,
     )
 
+    statement, counting = _nearby_statement(session, shape)
     found: list[NearbyVenue] = []
-    for venue, distance_m, x, y in session.execute(_nearby_statement(session, shape), parameters):
-        if moment is not None and is_open_at(venue, moment) is not True:
-            continue
-        found.append(NearbyVenue(venue, float(distance_m), float(x), float(y), is_open_at(venue, now)))
-        if len(found) == limit:
-            break
+    if moment is None:
+        for venue, distance_m, x, y in session.execute(statement, parameters):
+            found.append(NearbyVenue(venue, float(distance_m), float(x), float(y), is_open_at(venue, now)))
+        partial = len(found) < limit and (found or offset == 0)
+        total = offset + len(found) if partial else session.scalar(counting, parameters) or 0
+    else:
+        # Opening hours are read in Python: every venue in the radius is checked, the page is a slice.
+        total = 0
+        for venue, distance_m, x, y in session.execute(statement, parameters):
+            if is_open_at(venue, moment) is not True:
+                continue
+            if offset <= total < offset + limit:
+                found.append(NearbyVenue(venue, float(distance_m), float(x), float(y), is_open_at(venue, now)))
+            total += 1
     _load_services(session, [item.venue for item in found])
-    return NearbyResult(place=place, radius_m=radius_m, venues=found)
+    return NearbyResult(place=place, radius_m=radius_m, venues=found, total=total, offset=offset)
 
 
 @dataclass(frozen=True)
@@ -205,27 +229,23 @@ _NEARBY_DEFERRED = (
 )
 
 
-def _nearby_statement(session: Session, shape: _NearbyShape) -> Any:
-    statement = _NEARBY_STATEMENTS.get(shape)
-    if statement is not None:
-        return statement
+def _nearby_statement(session: Session, shape: _NearbyShape) -> tuple[Any, Any]:
+    """The page of venues (nearest first, `limit` and `offset` when the filter is in SQL) and their count."""
+    statements = _NEARBY_STATEMENTS.get(shape)
+    if statements is not None:
+        return statements
     centre = func.ST_GeomFromEWKT(bindparam("centre", type_=String))
     distance = geodesic_distance_m(session, Venue.location, centre).label("distance_m")
     box = (bindparam("xmin", type_=Float), bindparam("ymin", type_=Float), bindparam("xmax", type_=Float), bindparam("ymax", type_=Float))
-    statement = (
-        select(Venue, distance, func.ST_X(Venue.location), func.ST_Y(Venue.location))
-        .options(*(defer(getattr(Venue, name)) for name in _NEARBY_DEFERRED))
-        .where(Venue.published, bbox_filter(session, Venue, "location", *box), distance <= bindparam("radius", type_=Float))
-        .order_by(distance, Venue.id)
-    )
+    conditions = [Venue.published, bbox_filter(session, Venue, "location", *box), distance <= bindparam("radius", type_=Float)]
     for index in range(shape.services):
-        statement = statement.where(
+        conditions.append(
             select(VenueService.venue_id)
             .where(VenueService.venue_id == Venue.id, VenueService.service_id == bindparam(f"service_{index}"))
             .exists()
         )
     if shape.level:
-        statement = statement.where(
+        conditions.append(
             select(VenueService.venue_id)
             .join(Service, Service.id == VenueService.service_id)
             .where(VenueService.venue_id == Venue.id, Service.level_number == bindparam("level"))
@@ -235,13 +255,20 @@ def _nearby_statement(session: Session, shape: _NearbyShape) -> Any:
         column_name = NEARBY_LIST_FILTERS[name][0]
         for index in range(count):
             value = bindparam(f"{name}_{index}", type_=String)
-            statement = statement.where(json_array_contains(session, getattr(Venue, column_name), value))
+            conditions.append(json_array_contains(session, getattr(Venue, column_name), value))
     if shape.accepts_pass:
-        statement = statement.where(Venue.accepts_pass)
+        conditions.append(Venue.accepts_pass)
+    statement = (
+        select(Venue, distance, func.ST_X(Venue.location), func.ST_Y(Venue.location))
+        .options(*(defer(getattr(Venue, name)) for name in _NEARBY_DEFERRED))
+        .where(*conditions)
+        .order_by(distance, Venue.id)
+    )
     if shape.limited:
-        statement = statement.limit(bindparam("limit", type_=Integer))
-    _NEARBY_STATEMENTS[shape] = statement
-    return statement
+        statement = statement.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    counting = select(func.count(Venue.id)).where(*conditions)
+    _NEARBY_STATEMENTS[shape] = (statement, counting)
+    return statement, counting
 
 
 def _load_services(session: Session, venues: list[Venue]) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ingestion.geocoding import GeocodeResult, geocode_one
+from ingestion.errors import GeocoderUnavailable
+from ingestion.geocoding import AddressSuggestion, GeocodeResult, geocode_one, suggest_addresses
 from ingestion.import_summary import FileSummary, ImportSummary
 from ingestion.territory_copy import TERRITORIES_DIR
 from ingestion.territory_load import load_territories
@@ -10,10 +11,13 @@ from ingestion.venue_import import import_venues
 
 __all__ = [
     "TERRITORIES_DIR",
+    "AddressSuggestion",
     "FileSummary",
+    "GeocoderUnavailable",
     "GeocodeResult",
     "ImportSummary",
     "geocode_one",
     "import_venues",
     "load_territories",
+    "suggest_addresses",
 ]

@@ -33,6 +33,8 @@ BAN_URL = "https://api-adresse.data.gouv.fr"  # same default as aptic.config (th
 ACCEPT_SCORE = 0.5
 REVIEW_SCORE = 0.7
 TIMEOUT_SECONDS = 20
+# A person waits on the answer: a geocoder slower than this is treated as unreachable.
+INTERACTIVE_TIMEOUT_SECONDS = 4
 BATCH_SIZE = 500
 USER_AGENT = "APTIC-plateforme (+https://aptic.fr)"
 
@@ -48,6 +50,20 @@ class GeocodeResult:
     @property
     def needs_review(self) -> bool:
         return self.score < REVIEW_SCORE
+
+
+@dataclass(frozen=True)
+class AddressSuggestion:
+    """One answer of the address autocomplete: a label to show, its point, what it is (housenumber, street…)."""
+
+    label: str
+    lon: float
+    lat: float
+    score: float
+    kind: str
+    citycode: str | None = None
+    postcode: str | None = None
+    city: str | None = None
 
 
 def cache_key(address: str, citycode: str | None) -> str:
@@ -82,6 +98,25 @@ class Geocoder:
             self._store(session, [entry])
             cached = session.get(GeocodeCache, key)
         return _result(cached)
+
+    def suggest(self, text: str, limit: int = 5) -> list[AddressSuggestion]:
+        """Addresses a partly typed text may mean, best first (addok's autocomplete), never cached here:
+        the caller keeps its own short-lived cache. Raises GeocoderUnavailable."""
+        query = {"q": text, "limit": limit, "autocomplete": 1}
+        payload = json.loads(self._request(f"{self.base_url}/search/?{urlencode(query)}"))
+        found = []
+        for feature in payload.get("features") or []:
+            try:
+                lon, lat = (float(v) for v in feature["geometry"]["coordinates"][:2])
+            except (KeyError, TypeError, ValueError):
+                continue
+            props = feature.get("properties") or {}
+            found.append(AddressSuggestion(
+                label=str(props.get("label", ""))[:300], lon=lon, lat=lat, score=float(props.get("score") or 0),
+                kind=str(props.get("type") or ""), citycode=props.get("citycode") or None,
+                postcode=props.get("postcode") or None, city=props.get("city") or None,
+            ))
+        return found
 
     def search_many(
         self, session: Session, queries: Iterable[tuple[str, str | None]]
@@ -186,11 +221,18 @@ def _result(cached: GeocodeCache | None) -> GeocodeResult | None:
     )
 
 
-def geocoder() -> Geocoder:
+def suggest_addresses(text: str, limit: int = 5) -> list[AddressSuggestion]:
+    """The configured geocoder's suggestions for a partly typed address (GeocoderUnavailable when down)."""
+    if len((text or "").strip()) < 3:  # the address API refuses shorter queries
+        return []
+    return geocoder(INTERACTIVE_TIMEOUT_SECONDS).suggest(text.strip(), limit)
+
+
+def geocoder(timeout: float = TIMEOUT_SECONDS) -> Geocoder:
     """The address API client for the running app (GEOCODER_URL, from APTIC_GEOCODER_URL)."""
     if has_app_context():
-        return Geocoder(current_app.config["GEOCODER_URL"])
-    return Geocoder(os.environ.get("APTIC_GEOCODER_URL", BAN_URL))
+        return Geocoder(current_app.config["GEOCODER_URL"], timeout=timeout)
+    return Geocoder(os.environ.get("APTIC_GEOCODER_URL", BAN_URL), timeout=timeout)
 
 
 def geocode_one(session: Session, address: str, citycode: str | None = None) -> GeocodeResult | None:
@@ -200,7 +242,7 @@ def geocode_one(session: Session, address: str, citycode: str | None = None) -> 
     """
     if len((address or "").strip()) < 3:  # the address API refuses shorter queries
         return None
-    result = geocoder().search(session, address.strip(), citycode)
+    result = geocoder(INTERACTIVE_TIMEOUT_SECONDS).search(session, address.strip(), citycode)
     if result is None or result.score < ACCEPT_SCORE:
         return None
     return result

@@ -126,9 +126,15 @@ def _handler_for(server: BanServer) -> type[BaseHTTPRequestHandler]:
             server.requests.append(("search", query))
             if len(query.strip()) < 3:
                 return self._send(400, b'{"code":400,"message":"q must contain at least 3 chars"}', "application/json")
-            entry = server.match(query, params.get("citycode"))
+            if params.get("autocomplete") == "1":  # addok: known addresses starting with the typed text
+                typed = _normalise(query)
+                entries = [e for e in server.known if e["key"].startswith(typed) or (e["key"] and e["key"] in typed)]
+                entries = entries[: int(params.get("limit") or 5)]
+            else:
+                entry = server.match(query, params.get("citycode"))
+                entries = [entry] if entry else []
             payload = {"type": "FeatureCollection", "version": "draft", "query": query,
-                       "features": [_feature(entry)] if entry else []}
+                       "features": [_feature(entry) for entry in entries]}
             self._send(200, json.dumps(payload).encode(), "application/json; charset=utf-8")
 
         def do_POST(self) -> None:

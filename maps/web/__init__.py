@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from maps.web import coverage_pages  # noqa: F401  (its routes join `bp`)
+from maps.web import coverage_pages, orientation_pages  # noqa: F401  (their routes join `bp`)
 from maps.web.api import api_bp
 from maps.web.pages import bp
 

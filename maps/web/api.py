@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, url_for
+from flask import Response, current_app, jsonify, url_for
 
 from directory import params
 from directory.db import utcnow
@@ -29,16 +29,19 @@ from maps.public import (
     territory_overview,
     venues_in_bbox,
 )
-from maps.web.inputs import CoverageSelection, MapArea, MapCounts, NearbySearch
+from maps.suggestions import place_suggestions
+from maps.web.inputs import CoverageSelection, MapArea, MapCounts, NearbySearch, PlaceQuery
 from maps.web.serialise import (
     CoverageSchema,
     MapBubblesSchema,
     MapVenuesSchema,
     NearbyVenuesSchema,
+    PlaceSuggestionsSchema,
     TerritorySchema,
     VenueFeatureSchema,
     map_venue_collection,
     nearby_collection,
+    suggestion_collection,
     territory_record,
     venue_feature,
 )
@@ -71,15 +74,33 @@ def _cached(payload: dict[str, Any]) -> Response:
                         "proche au plus loin ; les distances sont en mètres sur l'ellipsoïde WGS84.")
 @api_bp.arguments(NearbySearch, location="query")
 @api_bp.response(200, NearbyVenuesSchema, description="Collection GeoJSON des lieux, triée par distance")
-@api_bp.errors(400, 429, 503, codes={
+@api_bp.errors(400, 429, codes={
     429: ["rate_limited"],
-    400: ["required", "invalid_parameter", "invalid_latitude", "invalid_longitude", "unknown_place", "invalid_radius",
-          "invalid_limit", "invalid_level", "unknown_service", "invalid_filter_value", "invalid_open_at"],
-    503: ["geocoder_unavailable"],
+    400: ["required", "invalid_parameter", "invalid_latitude", "invalid_longitude", "unknown_place", "ambiguous_place",
+          "invalid_radius", "invalid_limit", "invalid_offset", "invalid_level", "unknown_service",
+          "invalid_filter_value", "invalid_open_at"],
 })
 def nearby(search: dict[str, Any]) -> Response:
     return jsonify(nearby_collection(nearby_search(
         request_session(), **search, before_geocoding=limit_anonymous("geocoding", "GEOCODING_RATE_LIMIT"))))
+
+
+@api_bp.route("/adresses", tags=["Lieux"])
+@api_bp.doc(summary="Suggestions pour la recherche : communes (hors ligne, fautes tolérées) puis adresses",
+            description="Les communes viennent des territoires de la plateforme, avec leur département "
+                        "(« Saint-Denis (93) »). Les adresses viennent du service d'adresses configuré, mis en "
+                        "cache ; ses appels sont limités par client. Quand il ne répond pas, seules les communes "
+                        "sont proposées et « avertissement » le dit (jamais d'erreur 5xx).")
+@api_bp.arguments(PlaceQuery, location="query")
+@api_bp.response(200, PlaceSuggestionsSchema, description="Les suggestions, les meilleures d'abord")
+@api_bp.errors(400, 429, codes={400: ["invalid_parameter"], 429: ["rate_limited"]})
+def place_suggestions_view(query: dict[str, Any]) -> Response:
+    found = place_suggestions(request_session(), query["q"] or "", geocoder_url=current_app.config["GEOCODER_URL"],
+                              before_geocoding=limit_anonymous("autocomplete", "AUTOCOMPLETE_RATE_LIMIT"))
+    response = jsonify(suggestion_collection(found))
+    response.cache_control.private = True
+    response.cache_control.max_age = 300
+    return response
 
 
 @api_bp.route("/venues/<int:venue_id>", tags=["Lieux"])

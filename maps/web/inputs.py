@@ -9,6 +9,7 @@ import marshmallow
 
 from directory import api, params
 from maps.coverage import MAX_COVERAGE_DISTANCE_KM, ZONE_BLANCHE_LEVEL, coverage_distance_km, coverage_level
+from maps.orientation import NEEDS, SKILLS, WHEN
 from maps.public import parse_bbox
 
 COVERAGE_PAGE_LEVEL = ZONE_BLANCHE_LEVEL
@@ -25,7 +26,10 @@ class NearbySearch(params.Schema):
 
     lat = params.Number(description="Latitude WGS84 (avec lon)", metadata={"minimum": -90, "maximum": 90})
     lon = params.Number(description="Longitude WGS84 (avec lat)", metadata={"minimum": -180, "maximum": 180})
-    q = params.Text(description="Commune, code postal ou adresse (si lat/lon absents)")
+    q = params.Text(description="Commune (fautes de frappe tolérées ; « Saint-Denis (93) » pour un homonyme), "
+                                "code postal, « Marseille 13001 », « Paris 15e » ou adresse ; avec lat/lon, le nom "
+                                "du point")
+    commune = params.Text(description="Code INSEE de la commune choisie parmi les homonymes (prioritaire sur q)")
     radius_km = params.Number(
         description="Rayon en kilomètres",
         metadata={"exclusiveMinimum": 0, "maximum": api.NEARBY_MAX_RADIUS_KM, "default": api.NEARBY_DEFAULT_RADIUS_KM},
@@ -33,6 +37,10 @@ class NearbySearch(params.Schema):
     limit = params.Integer(
         description="Nombre maximal de lieux",
         metadata={"minimum": 1, "maximum": api.NEARBY_MAX_LIMIT, "default": api.NEARBY_DEFAULT_LIMIT},
+    )
+    offset = params.Integer(
+        description="Nombre de lieux à sauter (les plus proches) : la page suivante commence à « recherche.suivant »",
+        metadata={"minimum": 0, "maximum": api.NEARBY_MAX_OFFSET, "default": 0},
     )
     service = params.TextList(description="Service du référentiel (slug) ; répétable : tous sont exigés")
     level = params.Integer(description="Niveau du référentiel (au moins un service de ce niveau)",
@@ -44,6 +52,26 @@ class NearbySearch(params.Schema):
     open_now = params.Flag(description="Ouvert maintenant (horaires OpenStreetMap)")
     open_at = params.LocalDateTime(description="Ouvert à cette date et heure ISO 8601 (heure de Paris sans décalage)")
     accepts_pass = params.Flag(description="Accepte le pass numérique APTIC")
+
+
+class PlaceQuery(params.Schema):
+    """The autocomplete of the search box."""
+
+    q = params.Text(description="Début d'une commune, d'un code postal ou d'une adresse (2 caractères au moins ; "
+                                "au-delà de 200, le texte est coupé)")
+
+
+class OrientationAnswers(params.Schema):
+    """The answers of the orientation flow (nothing about the person: what they want, what they can do, where, when)."""
+
+    besoin = params.TextList(description="Ce que la personne veut faire ; répétable", values=list(NEEDS))
+    sait = params.Text(description="Ce qu'elle sait déjà faire", metadata={"enum": list(SKILLS)})
+    q = params.Text(description="Commune, code postal ou adresse")
+    lat = params.Number(metadata={"minimum": -90, "maximum": 90})
+    lon = params.Number(metadata={"minimum": -180, "maximum": 180})
+    commune = params.Text(description="Code INSEE d'une commune choisie parmi les homonymes")
+    quand = params.Text(load_default="", description="Quand elle peut y aller", metadata={"enum": list(WHEN)})
+    care = _standard_values("care")
 
 
 class SearchPoint(params.Schema):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from directory import api, params
 from directory.db import utcnow
@@ -39,6 +41,8 @@ bp = Blueprint("maps", "maps", template_folder="templates", static_folder="stati
                static_url_path="/static/maps")
 
 RADIUS_CHOICES_KM = (1, 2, 5, 10, 20, 50)
+# How many more venues "Voir plus" shows.
+RESULTS_STEP = 20
 DATA_AGE_WARNING = timedelta(days=365)
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
@@ -78,24 +82,55 @@ def _map_urls() -> dict[str, str]:
 # ---------------------------------------------------------------------------------- public pages
 
 
+def search_url(**changes: Any) -> str:
+    """The home search of the current request with some parameters changed (None removes one)."""
+    query = MultiDict(request.args)
+    for name, value in changes.items():
+        query.poplist(name)
+        if value is not None:
+            query[name] = value
+    return url_for("maps.home") + ("?" + urlencode(list(query.items(multi=True))) if query else "")
+
+
+def _more_url(result: api.NearbyResult) -> str | None:
+    """"Voir plus": the same search showing RESULTS_STEP more venues (then the next page beyond the maximum)."""
+    if result.next_offset is None:
+        return None
+    shown = len(result.venues)
+    anchor = f"#lieu-{result.offset + shown + 1}"
+    if result.offset == 0 and shown + RESULTS_STEP <= api.NEARBY_MAX_LIMIT:
+        return search_url(limit=str(shown + RESULTS_STEP)) + anchor
+    return search_url(offset=str(result.next_offset)) + anchor
+
+
 @bp.get("/")
 def home() -> Any:
     session = request_session()
     context = _search_context(session)
-    result, error = None, None
-    searched = any(request.args.get(name, "").strip() for name in ("q", "lat", "lon"))
+    result, error, candidates = None, None, []
+    searched = any(request.args.get(name, "").strip() for name in ("q", "lat", "lon", "commune"))
     if searched:
         try:
             result = nearby_search(session, **params.parse(NearbySearch),
                                    before_geocoding=limit_anonymous("geocoding", "GEOCODING_RATE_LIMIT"))
+        except api.AmbiguousPlace as exc:
+            # Homonyms are a choice to offer, not a mistake: each one is a link to its own search.
+            candidates = [(c.label, search_url(q=c.label, commune=None, offset=None, limit=None))
+                          for c in exc.candidates]
+            error = exc
         except DomainError as exc:
             error = exc
     if result is not None:
         rendered = venue_map(**_map_urls(), centre=(result.place.lat, result.place.lon), radius_m=result.radius_m)
     else:
         rendered = venue_map(**_map_urls())
-    status = error.status if error is not None else 200
-    return render_template("maps/home.html", result=result, error=error, map=rendered, **context), status
+    status = 200 if error is None or candidates else error.status
+    return render_template(
+        "maps/home.html", result=result, error=error, candidates=candidates, map=rendered,
+        more_url=_more_url(result) if result is not None else None,
+        first_url=search_url(offset=None) if result is not None and result.offset else None,
+        suggestions_url=url_for("maps_api.place_suggestions_view"), **context,
+    ), status
 
 
 @bp.get("/lieux/<int:venue_id>")

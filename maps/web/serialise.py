@@ -70,6 +70,10 @@ def nearby_collection(result: api.NearbyResult) -> dict[str, Any]:
             "code_insee": result.place.commune_code,
             "rayon_m": result.radius_m,
             "nombre": len(features),
+            "total": result.total,
+            "offset": result.offset,
+            "suivant": result.next_offset,
+            "avertissement": result.place.notice,
         },
         "features": features,
     }
@@ -179,13 +183,46 @@ class NearbySearchSummarySchema(Schema):
     lat = fields.Float()
     code_insee = _nullable(fields.String)
     rayon_m = fields.Float()
-    nombre = fields.Integer()
+    nombre = fields.Integer(metadata={"description": "Lieux de cette page"})
+    total = fields.Integer(metadata={"description": "Lieux correspondant à la recherche, toutes pages comprises"})
+    offset = fields.Integer(metadata={"description": "Rang du premier lieu de la page (0 pour le plus proche)"})
+    suivant = _nullable(fields.Integer, "« offset » de la page suivante ; null sur la dernière page")
+    avertissement = _nullable(fields.String, "Comment la recherche a été comprise quand elle diffère de la saisie "
+                                             "(adresse introuvable ou service d'adresses indisponible : la commune "
+                                             "de la recherche)")
 
 
 class NearbyVenuesSchema(Schema):
     type = fields.String(validate=validate.OneOf(["FeatureCollection"]))
     recherche = fields.Nested(NearbySearchSummarySchema)
     features = fields.List(fields.Nested(VenueFeatureSchema))
+
+
+class PlaceSuggestionSchema(Schema):
+    type = fields.String(validate=validate.OneOf(["commune", "adresse"]))
+    libelle = fields.String(metadata={"description": "Ce que la liste montre et ce que la recherche reçoit"})
+    lon = fields.Float()
+    lat = fields.Float()
+    code_insee = _nullable(fields.String)
+    detail = _nullable(fields.String, "Code postal d'une commune, commune d'une adresse")
+
+
+class PlaceSuggestionsSchema(Schema):
+    q = fields.String()
+    suggestions = fields.List(fields.Nested(PlaceSuggestionSchema))
+    avertissement = _nullable(fields.String, "Présent quand le service d'adresses ne répond pas")
+
+
+def suggestion_collection(found: Any) -> dict[str, Any]:
+    return {
+        "q": found.query,
+        "suggestions": [
+            {"type": s.kind, "libelle": s.label, "lon": round(s.lon, 6), "lat": round(s.lat, 6),
+             "code_insee": s.code_insee, "detail": s.detail}
+            for s in found.items
+        ],
+        "avertissement": found.notice,
+    }
 
 
 class TerritorySchema(Schema):

@@ -31,6 +31,10 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/map/venues?bbox=-1,44,0,45", "maps_api.map_venues"):        (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/venues/nearby?lat=44.84&lon=-0.58", "maps_api.nearby"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/venues/{venue}", "maps_api.venue"):         (200, 200, 200, 200, 200, 200, 200, 200),
+    # s13: autocomplete (communes offline here), orientation flow and its printable sheet, public to all
+    ("GET", "/api/v1/adresses?q=quimp", "maps_api.place_suggestions_view"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/orientation?besoin=courriels&sait=bases&q=Bordeaux", "maps.orientation"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/orientation/fiche/{venue}?besoin=courriels", "maps.orientation_sheet"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/territories/departement/33", "maps_api.territory"): (200, 200, 200, 200, 200, 200, 200, 200),
     # coverage is public; before its first refresh it answers 503 coverage_not_ready to everyone alike
     ("GET", "/api/v1/territories/departement/33/coverage", "maps_api.coverage"): (503, 503, 503, 503, 503, 503, 503, 503),

@@ -66,9 +66,14 @@ def test_error_codes_and_query_parameters_of_the_public_api(document):
     nearby = document["paths"]["/api/v1/venues/nearby"]["get"]
     assert "`unknown_place`" in nearby["responses"]["400"]["description"]
     assert {p["name"] for p in nearby["parameters"] if p["in"] == "query"} == {
-        "lat", "lon", "q", "radius_km", "limit", "service", "level", "fees", "support", "public", "care",
-        "open_now", "open_at", "accepts_pass",
+        "lat", "lon", "q", "commune", "radius_km", "limit", "offset", "service", "level", "fees", "support", "public",
+        "care", "open_now", "open_at", "accepts_pass",
     }
+    assert "`ambiguous_place`" in nearby["responses"]["400"]["description"]
+    # the geocoder down falls back to the commune: its 503 is gone (a busy database may still answer one)
+    assert "geocoder_unavailable" not in str(nearby["responses"])
+    suggestions = document["paths"]["/api/v1/adresses"]["get"]
+    assert {p["name"] for p in suggestions["parameters"]} == {"q"} and "429" in suggestions["responses"]
     coverage = document["paths"]["/api/v1/territories/{level}/{code}/coverage"]["get"]
     assert "`coverage_not_computed`" in coverage["responses"]["503"]["description"]
     bbox = document["paths"]["/api/v1/map/venues"]["get"]["parameters"][0]
