@@ -135,11 +135,8 @@ def orders_print(order_id: int, out: Path, as_json: bool) -> None:
     """Imprime les carnets d'une commande émise : une couverture par carnet, puis ses chèques (code-barres Code 128).
 
     Le QR code de la couverture renvoie à la carte publique (APTIC_PUBLIC_URL) ; le PDF est écrit au fil de l'eau."""
-    config = current_app.config
-    server = config.get("SERVER_NAME")
     with command_unit_of_work() as session:
-        base_url = public_base_url(config.get("PUBLIC_URL"),
-                                   f"{config['PREFERRED_URL_SCHEME']}://{server}" if server else None)
+        base_url = public_base_url(current_app.config)
         pages = printing.print_order(session, get_order(session, order_id), out, base_url)
     emit(as_json, {"order": order_id, "file": str(out), "pages": pages}, f"{pages} pages écrites dans {out}.")
 

@@ -17,7 +17,9 @@ printed page that gets folded and stamped.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from reportlab.graphics import renderPDF
@@ -63,9 +65,12 @@ class Cover:
     codes: list[Place]
 
 
-def public_base_url(configured: str | None, fallback: str | None = None) -> str:
-    """The site's public address (APTIC_PUBLIC_URL), else `fallback` (the address the request came to)."""
-    base = (configured or "").strip() or (fallback or "").strip()
+def public_base_url(config: Mapping[str, Any]) -> str:
+    """The site's public address for printed links: APTIC_PUBLIC_URL, else the app's SERVER_NAME; never the
+    address a request came to (a forged Host header would end up on thousands of printed booklets)."""
+    base = (config.get("PUBLIC_URL") or "").strip()
+    if not base and config.get("SERVER_NAME"):
+        base = f"{config.get('PREFERRED_URL_SCHEME') or 'https'}://{config['SERVER_NAME']}"
     if not base.startswith(("https://", "http://")):
         raise Conflict(
             "Indiquez l'adresse publique du site (APTIC_PUBLIC_URL, par exemple https://carte.aptic.fr) : "

@@ -288,7 +288,7 @@ def order_booklets_pdf(order_id: int) -> Response:
     db = request_session()
     order = access.sponsor_order(db, current_user, order_id)  # staff only: any order
     printing.check_printable(order)
-    base_url = public_base_url(current_app.config.get("PUBLIC_URL"), request.url_root)
+    base_url = public_base_url(current_app.config)
 
     def pages() -> Iterator[bytes]:
         # The request's session is closed once the view returns; the stream reads through a session of its own.

@@ -57,6 +57,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/pass/commandes", "redemption.orders"):             (L, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}", "redemption.order_report"): (L, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}/rapport.csv", "redemption.order_report_csv"): (L, 200, 200, 403, 403, 403, 403, 403),
+    # printing the booklets (their cheque codes): APTIC staff only
+    ("GET", "/pass/commandes/{order}/carnets.pdf", "redemption.order_booklets_pdf"): (L, 200, 403, 403, 403, 403, 403, 403),
     # venue statements: venue staff see their venues' (another operator's is unknown to them), staff see all
     ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
     ("GET", "/pass/releves/{statement}", "redemption.statement_detail"): (L, 200, 403, 403, 403, 403, 200, 404),

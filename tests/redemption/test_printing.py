@@ -138,7 +138,7 @@ def test_staff_download_the_booklets_as_a_streamed_pdf(app, session, world):
     assert response.status_code == 200 and response.is_streamed and response.mimetype == "application/pdf"
     body = response.get_data()
     assert len(pypdfium2.PdfDocument(body)) == 6
-    # Without APTIC_PUBLIC_URL the QR codes point to the address the request came to.
+    # Without APTIC_PUBLIC_URL the QR codes point to the app's SERVER_NAME, never to the request's Host.
     image = pypdfium2.PdfDocument(body)[0].render(scale=4).to_pil()
     assert [s.data.decode() for s in pyzbar.decode(image)] == [
         "http://aptic.test/embed?territoire=33&niveau=departement&accepte_pass=1"]
@@ -151,6 +151,6 @@ def test_an_order_not_issued_is_not_printed_and_a_printed_url_is_absolute(sessio
         printing.print_order(session, draft, tmp_path / "x.pdf", BASE)
     assert refused.value.code == "order_not_issued" and not (tmp_path / "x.pdf").exists()
     with pytest.raises(Conflict) as missing:
-        covers.public_base_url("", None)
+        covers.public_base_url({"PUBLIC_URL": "", "SERVER_NAME": None})
     assert missing.value.code == "public_url_missing" and "APTIC_PUBLIC_URL" in missing.value.message
-    assert covers.public_base_url("https://carte.aptic.fr/", "http://ignored/") == BASE
+    assert covers.public_base_url({"PUBLIC_URL": "https://carte.aptic.fr/", "SERVER_NAME": "other"}) == BASE
