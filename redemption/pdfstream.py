@@ -18,11 +18,10 @@ import re
 from array import array
 
 _HEADER = b"%PDF-1.4\n%\x93\x8c\x8b\x9e APTIC\n"
-_REFERENCE = re.compile(rb"(\d+) 0 R\b")
+_REFERENCE = re.compile(rb"(?<![\w.])(\d+) 0 R\b")
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 _OBJECT_START = re.compile(rb"\s*(\d+) 0 obj\s*")
 _STREAM_START = re.compile(rb">>\s*stream\r?\n")
-_ENDOBJ = re.compile(rb"\s*endobj\s*(%[^\n]*\n\s*)*$")
 CATALOG, PAGES, INFO = 1, 2, 3
 
 
@@ -117,8 +116,10 @@ def _read_objects(pdf: bytes) -> tuple[dict[int, bytes], int, int]:
         start = _OBJECT_START.match(raw)
         if start is None or int(start.group(1)) != number:
             raise ValueError(f"object {number} not found at its offset")
-        end = _ENDOBJ.search(raw)
-        objects[number] = raw[start.end() : end.start() if end else len(raw)]
+        end = raw.rfind(b"endobj")
+        if end < 0:
+            raise ValueError(f"object {number} has no endobj")
+        objects[number] = raw[start.end() : end].rstrip()
     return objects, root, info
 
 
