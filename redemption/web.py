@@ -9,8 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import marshmallow
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, session,
-                   stream_with_context, url_for)
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from marshmallow import fields, pre_load
@@ -290,12 +289,16 @@ def order_booklets_pdf(order_id: int) -> Response:
     printing.check_printable(order)
     base_url = public_base_url(current_app.config)
 
-    def pages() -> Iterator[bytes]:
-        # The request's session is closed once the view returns; the stream reads through a session of its own.
-        stream_db = request_session()
-        yield from printing.order_pdf(stream_db, get_order(stream_db, order_id), base_url)
+    sessions = current_app.extensions["aptic.db"].sessionmaker
 
-    return Response(stream_with_context(pages()), mimetype="application/pdf", headers={
+    def pages() -> Iterator[bytes]:
+        # The request's session is closed once the view returns: the stream reads through a session of its own,
+        # closed when the response is. No request context is kept (stream_with_context would leave it pushed
+        # for the next requests of the thread if a client dropped the response unread).
+        with sessions() as stream_db:
+            yield from printing.order_pdf(stream_db, get_order(stream_db, order_id), base_url)
+
+    return Response(pages(), mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="carnets-commande-{order.id}.pdf"'})
 
 

@@ -114,7 +114,8 @@ UNLISTED_ENDPOINTS = {"static", "aptic.static", "aptic.vendor", "maps.static"}
 @pytest.fixture
 def matrix_app(database_url: str, connection: Connection, tmp_path) -> Flask:
     app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False, "QUALIFICATION_UPLOAD_DIR": str(tmp_path)})
+                      "RATELIMIT_ENABLED": False, "QUALIFICATION_UPLOAD_DIR": str(tmp_path),
+                      "PUBLIC_URL": "https://carte.aptic.test"})  # printed booklets need it
     app.extensions["aptic.db"].bind_to(connection)
     return app
 
