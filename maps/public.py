@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from directory.api import EMAIL, territory_by_code
 from directory.db import bbox_filter, geodesic_distance_m, point_wkt
 from directory.errors import InvalidInput, NotFound
-from directory.models import ServiceLevel, Territory, TerritoryLevel, Venue
+from directory.models import Organisation, ServiceLevel, Territory, TerritoryLevel, Venue
 from maps.models import ReportTopic, VenueReport
 
 MAP_BBOX_MAX_VENUES = 3_000
@@ -75,8 +75,10 @@ def territory_overview(session: Session, territory: Territory) -> TerritoryOverv
     return TerritoryOverview(territory, total, children, parents)
 
 
-def published_venues_in(session: Session, territory: Territory, limit: int = 500) -> list[Venue]:
-    """The published venues of a territory, by commune then name."""
+def published_venues_in(session: Session, territory: Territory, limit: int = 500,
+                        accepting_pass: bool = False) -> list[Venue]:
+    """The published venues of a territory, by commune then name; with `accepting_pass`, only those where the
+    pass's cheques are taken (accepting it, and not distribution-only themselves or by their organisation)."""
     statement = (
         select(Venue)
         .options(selectinload(Venue.services))
@@ -85,6 +87,12 @@ def published_venues_in(session: Session, territory: Territory, limit: int = 500
         .order_by(Venue.commune, Venue.nom, Venue.id)
         .limit(limit)
     )
+    if accepting_pass:
+        statement = (
+            statement.outerjoin(Organisation, Organisation.id == Venue.organisation_id)
+            .where(Venue.accepts_pass, ~Venue.distribution_only,
+                   Organisation.distribution_only.is_not(True))
+        )
     return list(session.scalars(statement))
 
 

@@ -17,6 +17,7 @@ from directory import french
 from directory.cli import cli_actor, command_unit_of_work, emit
 from directory.models import LegalForm
 from redemption import invoices, printing
+from redemption.covers import public_base_url
 from redemption.booklets import cancel_booklet, get_booklet, order_codes
 from redemption.distribution import record_distribution
 from redemption.fees import change_fee_rule
@@ -131,9 +132,12 @@ orders.add_command(_transition("close", "clôturée", close_order))
 @JSON_OPTION
 @with_appcontext
 def orders_print(order_id: int, out: Path, as_json: bool) -> None:
-    """Imprime les carnets d'une commande émise (PDF, code-barres Code 128)."""
+    """Imprime les carnets d'une commande émise : une couverture par carnet, puis ses chèques (code-barres Code 128).
+
+    Le QR code de la couverture renvoie à la carte publique (APTIC_PUBLIC_URL) ; le PDF est écrit au fil de l'eau."""
     with command_unit_of_work() as session:
-        pages = printing.print_order(session, get_order(session, order_id), out)
+        base_url = public_base_url(current_app.config)
+        pages = printing.print_order(session, get_order(session, order_id), out, base_url)
     emit(as_json, {"order": order_id, "file": str(out), "pages": pages}, f"{pages} pages écrites dans {out}.")
 
 

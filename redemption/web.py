@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import marshmallow
@@ -22,12 +22,13 @@ from directory.navigation import menu_entry
 from directory import params
 from directory.params import ApiBlueprint, JsonBody, Schema
 from directory.web import count_anonymous_failure, csrf, current_actor, limiter, request_session, role_required
-from redemption import access, invoices, redemptions
+from redemption import access, invoices, printing, redemptions
 from redemption.booklets import get_booklet
+from redemption.covers import public_base_url
 from redemption.distribution import record_distribution
 from redemption.errors import Unauthenticated
 from redemption.models import ORDER_STATUS_LABELS, RedemptionStatus
-from redemption.orders import sponsor_orders
+from redemption.orders import get_order, sponsor_orders
 from redemption.months import parse_month
 from redemption.reports import report_csv, sponsor_report
 from redemption.statements import latest_closed_month, statement_venues, venue_statements
@@ -267,7 +268,7 @@ def orders() -> str:
 def order_report(order_id: int) -> str:
     order = access.sponsor_order(request_session(), current_user, order_id)
     return render_template("redemption/report.html", order=order, report=sponsor_report(request_session(), order),
-                           labels=ORDER_STATUS_LABELS)
+                           labels=ORDER_STATUS_LABELS, can_print=current_user.has_role(Role.APTIC_STAFF))
 
 
 @bp.get("/pass/commandes/<int:order_id>/rapport.csv")
@@ -278,6 +279,27 @@ def order_report_csv(order_id: int) -> Response:
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="rapport-commande-{order.id}.csv"'})
 
+
+@bp.get("/pass/commandes/<int:order_id>/carnets.pdf")
+@role_required(Role.APTIC_STAFF)
+def order_booklets_pdf(order_id: int) -> Response:
+    """The booklets to print, streamed as they are rendered (memory stays flat whatever the order's size)."""
+    db = request_session()
+    order = access.sponsor_order(db, current_user, order_id)  # staff only: any order
+    printing.check_printable(order)
+    base_url = public_base_url(current_app.config)
+
+    sessions = current_app.extensions["aptic.db"].sessionmaker
+
+    def pages() -> Iterator[bytes]:
+        # The request's session is closed once the view returns: the stream reads through a session of its own,
+        # closed when the response is. No request context is kept (stream_with_context would leave it pushed
+        # for the next requests of the thread if a client dropped the response unread).
+        with sessions() as stream_db:
+            yield from printing.order_pdf(stream_db, get_order(stream_db, order_id), base_url)
+
+    return Response(pages(), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="carnets-commande-{order.id}.pdf"'})
 
 
 # ------------------------------------------------------------------------------ statements

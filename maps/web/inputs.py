@@ -86,6 +86,8 @@ class EmbedArea(params.Schema):
 
     territoire = params.Text()
     niveau = params.Text()
+    # Printed on the pass booklets' covers (redemption/covers.py): only the venues where its cheques are taken.
+    accepte_pass = params.Flag(description="Seulement les lieux qui acceptent le pass numérique APTIC")
 
 
 class MapCounts(params.Schema):

@@ -224,9 +224,11 @@ def embed() -> Response:
     area = params.parse(EmbedArea)
     territory = embed_territory(session, area["territoire"], area["niveau"])
     bounds = territory_bounds(territory) if territory is not None else None
-    venues = published_venues_in(session, territory, limit=200) if territory is not None else []
+    venues = published_venues_in(session, territory, limit=200, accepting_pass=area["accepte_pass"]) \
+        if territory is not None else []
     rendered = venue_map(**_map_urls(), bounds=bounds)
-    response = Response(render_template("maps/embed.html", territory=territory, venues=venues, map=rendered))
+    response = Response(render_template("maps/embed.html", territory=territory, venues=venues, map=rendered,
+                                        accepting_pass=area["accepte_pass"]))
     # Partners show this page in an iframe on their own sites.
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response

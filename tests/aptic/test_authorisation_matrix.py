@@ -61,6 +61,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/pass/commandes", "redemption.orders"):             (L, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}", "redemption.order_report"): (L, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}/rapport.csv", "redemption.order_report_csv"): (L, 200, 200, 403, 403, 403, 403, 403),
+    # printing the booklets (their cheque codes): APTIC staff only
+    ("GET", "/pass/commandes/{order}/carnets.pdf", "redemption.order_booklets_pdf"): (L, 200, 403, 403, 403, 403, 403, 403),
     # venue statements: venue staff see their venues' (another operator's is unknown to them), staff see all
     ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
     ("GET", "/pass/releves/{statement}", "redemption.statement_detail"): (L, 200, 403, 403, 403, 403, 200, 404),
@@ -124,7 +126,8 @@ UNLISTED_ENDPOINTS = {"static", "aptic.static", "aptic.vendor", "maps.static"}
 @pytest.fixture
 def matrix_app(database_url: str, connection: Connection, tmp_path) -> Flask:
     app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False, "QUALIFICATION_UPLOAD_DIR": str(tmp_path)})
+                      "RATELIMIT_ENABLED": False, "QUALIFICATION_UPLOAD_DIR": str(tmp_path),
+                      "PUBLIC_URL": "https://carte.aptic.test"})  # printed booklets need it
     app.extensions["aptic.db"].bind_to(connection)
     return app
 

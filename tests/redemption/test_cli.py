@@ -54,7 +54,7 @@ def test_order_to_statement_through_the_cli(committed_database_url, tmp_path):
     listing = run(app, "orders", "codes", order["id"], "--json")["cheques"]
     assert len(listing) == 20
     printed = run(app, "orders", "print", order["id"], "--out", tmp_path / "carnets.pdf", "--json")
-    assert printed["pages"] == 2 and (tmp_path / "carnets.pdf").stat().st_size > 1000
+    assert printed["pages"] == 4 and (tmp_path / "carnets.pdf").stat().st_size > 1000
     booklet = listing[0]["booklet"]
     run(app, "distributions", "record", "--booklet", booklet, "--distributor", distributor["id"],
         "--beneficiary", "DOSSIER-42", "--json")
