@@ -157,3 +157,15 @@ def test_hub_mapping_turns_a_hub_row_into_a_standard_row(tmp_path) -> None:
     assert row.record["typologie"] == ["BIB"] and row.record["telephone"] == "+33561000000"
     assert [i.field for i in row.issues] == ["code_postal"]  # the lost leading zero is reported
     assert hubs.mapping_for(tmp_path / "lieux.json") is None
+
+
+def test_summary_lines_agree_in_number() -> None:
+    from ingestion.import_summary import FileSummary, ImportSummary
+
+    file = FileSummary(path="a.csv", kind="standard v1.0", rows=1)
+    file.counts["created"] = 1
+    summary = ImportSummary(source="s", files=[file])
+    summary.report.append({"niveau": "avertissement"})
+    assert summary.summary_line() == ("Import « s » : 1 ligne — 1 créé, 0 mis à jour, 0 inchangé, 0 fusionné, "
+                                      "0 rejeté ; 1 avertissement.")
+    assert "1 avertissements" not in summary.summary_line() and "1 lignes" not in summary.summary_line()
