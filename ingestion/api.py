@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ingestion.geocoding import GeocodeResult, geocode_one
 from ingestion.import_summary import FileSummary, ImportSummary
+from ingestion.publication import SCHEDULED_JOBS, publish
 from ingestion.territory_copy import TERRITORIES_DIR
 from ingestion.territory_load import load_territories
 from ingestion.venue_import import import_venues
@@ -16,4 +17,6 @@ __all__ = [
     "geocode_one",
     "import_venues",
     "load_territories",
+    "publish",
+    "SCHEDULED_JOBS",
 ]

@@ -129,4 +129,20 @@ def venues_export(fmt: str, out_path: Path, published: bool) -> None:
                f"standard {standard.OUTPUT_VERSION}).")
 
 
-commands = [territories_group, venues_group]
+@click.command("publish")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Dossier de publication (par défaut APTIC_PUBLICATION_DIR, servi à /donnees/).")
+@with_appcontext
+def publish_command(out_dir: Path | None) -> None:
+    """Publie les lieux qualifiés en données ouvertes (standard v1.0.1, GeoJSON, data·inclusion, métadonnées)."""
+    from ingestion.publication import PublicationInvalid, publication_dir, publish
+
+    with command_unit_of_work() as session:
+        try:
+            done = publish(session, out_dir or publication_dir())
+        except PublicationInvalid as error:
+            raise click.ClickException(error.message) from None
+    click.echo(done.summary_line())
+
+
+commands = [territories_group, venues_group, publish_command]
