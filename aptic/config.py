@@ -36,6 +36,8 @@ def load(instance_path: Path) -> dict[str, Any]:
         "GEOCODER_URL": os.environ.get("APTIC_GEOCODER_URL", DEFAULT_GEOCODER_URL),
         # Qualification documents (IDs, bank details): outside any served folder; empty = instance folder.
         "QUALIFICATION_UPLOAD_DIR": os.environ.get("APTIC_UPLOAD_DIR", ""),
+        # Daily open-data files, served at /donnees/; empty = `publication/` in the instance folder.
+        "PUBLICATION_DIR": os.environ.get("APTIC_PUBLICATION_DIR", ""),
         # Basemap tiles ({z}/{x}/{y} template); empty = no tiles, the boundary layer alone.
         "TILE_URL": os.environ.get("APTIC_TILE_URL", DEFAULT_TILE_URL),
         "TILE_ATTRIBUTION": os.environ.get("APTIC_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),

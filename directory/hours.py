@@ -34,6 +34,13 @@ DEPARTEMENT_TIMEZONES = {
     "973": ZoneInfo("America/Cayenne"),
     "974": ZoneInfo("Indian/Reunion"),
     "976": ZoneInfo("Indian/Mayotte"),
+    # overseas collectivities (ingestion.overseas)
+    "975": ZoneInfo("America/Miquelon"),
+    "977": ZoneInfo("America/St_Barthelemy"),
+    "978": ZoneInfo("America/Marigot"),
+    "986": ZoneInfo("Pacific/Wallis"),
+    "987": ZoneInfo("Pacific/Tahiti"),
+    "988": ZoneInfo("Pacific/Noumea"),
 }
 
 

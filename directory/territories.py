@@ -160,8 +160,9 @@ def commune_at(session: Session, lon: float, lat: float) -> Territory:
     ).first()
     if nearest is None or nearest[1] > OUTSIDE_FRANCE_TOLERANCE_M:
         raise InvalidInput(
-            f"Le point (longitude {lon}, latitude {lat}) est hors de France "
-            "(métropole et départements d'outre-mer).",
+            f"Le point (longitude {lon}, latitude {lat}) n'est dans aucune commune de métropole ni des "
+            "départements d'outre-mer (les communes des collectivités d'outre-mer n'ont pas de contour : "
+            "indiquez leur code INSEE ou leur code postal).",
             field="coordonnees",
             code="outside_france",
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from directory import french
 from directory.cli import cli_actor, command_unit_of_work
 from ingestion import exports, standard
 from ingestion.errors import TerritoryBuildError
@@ -71,10 +72,11 @@ def territories_load(data_dir: Path, force: bool) -> None:
     if summary["changed"]:
         click.echo(
             f"Territoires {summary['vintage']} chargés en {elapsed:.1f} s : {summary['by_level']}, "
-            f"{summary['postcodes']} codes postaux, {summary['aliases']} anciens codes."
+            f"{french.count(summary['postcodes'], 'code postal', 'codes postaux')}, "
+            f"{french.count(summary['aliases'], 'ancien code', 'anciens codes')}."
         )
     else:
-        click.echo(f"Territoires {summary['vintage']} déjà chargés ({summary['territories']}).")
+        click.echo(f"Territoires {summary['vintage']} déjà chargés ({french.number(summary['territories'])}).")
 
 
 @click.group("venues")
@@ -123,7 +125,24 @@ def venues_export(fmt: str, out_path: Path, published: bool) -> None:
     """Exporte les lieux au standard v1.0.1 (CSV, JSON ou GeoJSON) ; les lieux fermés sont exclus."""
     with command_unit_of_work() as session:
         count = exports.export_venues(session, out_path, fmt, published_only=published)
-    click.echo(f"{count} lieux exportés dans {out_path} ({fmt}, standard {standard.OUTPUT_VERSION}).")
+    click.echo(f"{french.count(count, 'lieu exporté', 'lieux exportés')} dans {out_path} ({fmt}, "
+               f"standard {standard.OUTPUT_VERSION}).")
 
 
-commands = [territories_group, venues_group]
+@click.command("publish")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Dossier de publication (par défaut APTIC_PUBLICATION_DIR, servi à /donnees/).")
+@with_appcontext
+def publish_command(out_dir: Path | None) -> None:
+    """Publie les lieux qualifiés en données ouvertes (standard v1.0.1, GeoJSON, data·inclusion, métadonnées)."""
+    from ingestion.publication import PublicationInvalid, publication_dir, publish
+
+    with command_unit_of_work() as session:
+        try:
+            done = publish(session, out_dir or publication_dir())
+        except PublicationInvalid as error:
+            raise click.ClickException(error.message) from None
+    click.echo(done.summary_line())
+
+
+commands = [territories_group, venues_group, publish_command]

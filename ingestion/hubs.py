@@ -11,22 +11,15 @@ import csv
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from directory.api import normalize_name
+from ingestion import recovery
+from ingestion.dates import parse_source_date as loose_date  # noqa: F401  (hub dates)
 from ingestion.errors import UnknownMapping, UnreadableFile
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
-DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-FRENCH_MONTHS = {
-    "janv": 1, "jan": 1, "fevr": 2, "fev": 2, "mars": 3, "mar": 3, "avr": 4, "mai": 5, "juin": 6,
-    "juil": 7, "aout": 8, "sept": 9, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
-}
-TIME_RANGE = re.compile(
-    r"(\d{1,2})\s*(?:h|:)\s*(\d{2})?\s*(?:-|–|à|a)\s*(\d{1,2})\s*(?:h|:)?\s*(\d{2})?", re.IGNORECASE
-)
+WARNINGS_KEY = "_avertissements"  # (field, value, message) of what the mapping could not read
 
 
 @dataclass(frozen=True)
@@ -75,10 +68,12 @@ class Mapping:
                     out[target] = value
                     break
         if self.date_column:
-            parsed = loose_date(row.get(self.date_column) or "")
-            out["date_maj"] = parsed.isoformat() if parsed else None
+            # read (or refused, with its value in the report) by the row cleaner
+            out["date_maj"] = (row.get(self.date_column) or "").strip() or None
         if self.opening_hours:
-            out["horaires"] = opening_hours_from_days({day: row.get(column) or "" for day, column in self.opening_hours.items()})
+            out["horaires"], warnings = recovery.opening_hours_from_days(
+                {day: row.get(column) or "" for day, column in self.opening_hours.items()})
+            out[WARNINGS_KEY] = warnings
         for flag in self.flags:
             if re.search(flag["pattern"], row.get(flag["column"]) or "", re.IGNORECASE):
                 out[flag["field"]] = True
@@ -128,44 +123,6 @@ def mapping_for(path: Path) -> Mapping | None:
     return None
 
 
-def loose_date(value: str) -> date | None:
-    """Dates as hubs write them: 2022-07-01, 5/3/2019, « Décembre 2019 », « juil-22 », 2018."""
-    text = normalize_name(value)
-    if not text:
-        return None
-    if match := re.fullmatch(r"(\d{4}) (\d{1,2}) (\d{1,2})", text):
-        return _date(int(match[1]), int(match[2]), int(match[3]))
-    if match := re.fullmatch(r"(\d{1,2}) (\d{1,2}) (\d{2,4})", text):
-        return _date(_year(match[3]), int(match[2]), int(match[1]))
-    if match := re.fullmatch(r"([a-z]+) (\d{2,4})", text):
-        month = FRENCH_MONTHS.get(match[1]) or FRENCH_MONTHS.get(match[1][:4]) or FRENCH_MONTHS.get(match[1][:3])
-        return _date(_year(match[2]), month, 1) if month else None
-    if re.fullmatch(r"(19|20)\d{2}", text):
-        return date(int(text), 1, 1)
-    return None
-
-
-def _year(text: str) -> int:
-    return 2000 + int(text) if len(text) == 2 else int(text)
-
-
-def _date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
 def opening_hours_from_days(days: dict[str, str]) -> str | None:
-    """« 9h-12h et 14h-17h » per weekday column -> « Mo 09:00-12:00,14:00-17:00; … » (OSM syntax)."""
-    rules = []
-    for day in DAYS:
-        text = days.get(day, "")
-        ranges = [
-            f"{int(h1):02d}:{m1 or '00'}-{int(h2):02d}:{m2 or '00'}"
-            for h1, m1, h2, m2 in TIME_RANGE.findall(text)
-            if int(h1) < 24 and int(h2) <= 24
-        ]
-        if ranges:
-            rules.append(f"{day} {','.join(ranges)}")
-    return "; ".join(rules) or None
+    """The OSM opening hours of weekday columns (see recovery.opening_hours_from_days for the warnings)."""
+    return recovery.opening_hours_from_days(days)[0]

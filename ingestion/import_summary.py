@@ -11,13 +11,15 @@ from directory.french import count
 from ingestion.standard import CleanRow, Issue
 
 BUCKETS = ("created", "updated", "unchanged", "merged", "rejected")
-BUCKET_LABELS = {"created": "créés", "updated": "mis à jour", "unchanged": "inchangés",
-                 "merged": "fusionnés", "rejected": "rejetés"}
+# (singular, plural): French agreement, « 1 créé », « 0 rejeté », « 2 créés »
+BUCKET_LABELS = {"created": ("créé", "créés"), "updated": ("mis à jour", "mis à jour"),
+                 "unchanged": ("inchangé", "inchangés"), "merged": ("fusionné", "fusionnés"),
+                 "rejected": ("rejeté", "rejetés")}
 REPORT_COLUMNS = ("fichier", "ligne", "id", "niveau", "champ", "valeur", "message")
 
 
 def _counts_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{counts[b]} {BUCKET_LABELS[b]}" for b in BUCKETS)
+    return ", ".join(count(counts[b], *BUCKET_LABELS[b]) for b in BUCKETS)
 
 
 @dataclass

@@ -43,6 +43,9 @@ class SourceRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     date_maj: Mapped[date | None]
+    # The day the platform that exported this record first saw the venue (from the export's sidecar),
+    # when it had no source date: exports write it as date_maj, imports keep date_maj unknown.
+    first_seen: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     venue_source: Mapped[VenueSource] = relationship()

@@ -1,18 +1,26 @@
-"""Where each imported venue is: its INSEE code and point, from the code given, its point, the geocoder or its postcode."""
+"""Where each imported venue is: its INSEE code and point, from the code given, its point, the geocoder or its postcode.
+
+A given INSEE code, point and postcode are checked against each other (ingestion.place_checks):
+when they disagree, the pair that agrees is kept and the report says which and why; a venue is
+never attached to a commune its point is far from. Overseas collectivities (ingestion.overseas)
+are French territories like any other: their codes and postcodes are recognised.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directory.api import commune_at, normalize_name
 from directory.errors import InvalidInput
 from directory.models import Territory, TerritoryAlias, TerritoryLevel, TerritoryPostcode
+from ingestion import overseas
 from ingestion.errors import GeocoderUnavailable
 from ingestion.geocoding import ACCEPT_SCORE, REVIEW_SCORE, geocoder
+from ingestion.place_checks import check_place
 
 
 @dataclass(frozen=True)
@@ -26,12 +34,24 @@ class PlaceWarning:
 
 
 class Places:
-    """The COG in memory for one import: INSEE codes, former codes, postcodes and names."""
+    """The COG (with the overseas collectivities) in memory for one import: codes, former codes, postcodes, names."""
 
     def __init__(self, session: Session) -> None:
-        self.communes = set(session.scalars(select(Territory.code).where(Territory.level == TerritoryLevel.COMMUNE)))
+        self.session = session
+        self.communes: dict[str, tuple[str, str | None, float | None, float | None]] = {
+            code: (name, departement, lon, lat)
+            for code, name, departement, lon, lat in session.execute(
+                select(Territory.code, Territory.name, Territory.departement_code,
+                       func.ST_X(Territory.centre), func.ST_Y(Territory.centre))
+                .where(Territory.level == TerritoryLevel.COMMUNE)
+            )
+        }
+        self.departements = dict(session.execute(
+            select(Territory.code, Territory.name).where(Territory.level == TerritoryLevel.DEPARTEMENT)).all())
+        self.departements.update(overseas.COLLECTIVITIES)
         self.aliases = dict(session.execute(select(TerritoryAlias.alias, TerritoryAlias.commune_code)).all())
         self.by_postcode: dict[str, list[tuple[str, str]]] = {}
+        self.postcodes_of: dict[str, set[str]] = {}
         rows = session.execute(
             select(TerritoryPostcode.postcode, Territory.code, Territory.search_name)
             .join(Territory, Territory.id == TerritoryPostcode.commune_id)
@@ -39,26 +59,60 @@ class Places:
         )
         for postcode, code, search_name in rows:
             self.by_postcode.setdefault(postcode, []).append((code, search_name))
+            self.postcodes_of.setdefault(code, set()).add(postcode)
 
     def commune_code(self, code: str | None) -> str | None:
         if not code:
             return None
         return code if code in self.communes else self.aliases.get(code)
 
-    def by_postcode_and_name(self, postcode: str, name: str) -> str | None:
-        candidates = self.by_postcode.get(postcode, [])
+    def departement(self, code: str | None) -> str | None:
+        return self.communes[code][1] if code in self.communes else None
+
+    def describe(self, code: str) -> str:
+        """« 63236 (Le Mont-Dore, Puy-de-Dôme) »."""
+        name, departement, _, _ = self.communes[code]
+        return f"{code} ({name}, {self.departements.get(departement, departement)})"
+
+    def by_postcode_and_name(self, postcode: str, name: str, departement: str | None = None) -> str | None:
+        candidates = [(code, search_name) for code, search_name in self.by_postcode.get(postcode, [])
+                      if departement is None or self.departement(code) == departement]
         wanted = normalize_name(name)
         named = [code for code, search_name in candidates if search_name == wanted]
         if named:
             return named[0]
         # « Lyon 3e », « Marseille 13e Arrondissement »: an arrondissement's postcode names the city
         prefixed = [code for code, search_name in candidates if wanted.startswith(search_name + " ")]
-        return prefixed[0] if prefixed else None
+        if prefixed:
+            return prefixed[0]
+        # within one collectivity, a postcode of a single commune names it
+        return candidates[0][0] if departement and len(candidates) == 1 else None
+
+    def by_name_within(self, name: str, departement: str) -> str | None:
+        wanted = _without_article(normalize_name(name))
+        found = [code for code, (commune, dep, _, _) in self.communes.items()
+                 if dep == departement and _without_article(normalize_name(commune)) == wanted]
+        return found[0] if len(found) == 1 else None
+
+    def commune_at_point(self, lon: float, lat: float, postcode: str, name: str) -> tuple[str | None, str | None, str]:
+        """(commune code or None, département or collectivity code or None, where in words) of a point."""
+        collectivity = overseas.collectivity_at(lon, lat)
+        if collectivity is not None:
+            # communes of a collectivity have no outline: the name first (« Mont-Dore » is Le Mont-Dore
+            # whatever the postcode), then the postcode
+            code = self.by_name_within(name, collectivity) or self.by_postcode_and_name(postcode, name, collectivity)
+            return code, collectivity, overseas.IN_COLLECTIVITY[collectivity]
+        try:
+            commune = commune_at(self.session, lon, lat)
+        except InvalidInput:
+            return None, None, "hors de toute commune française connue"
+        return commune.code, commune.departement_code, f"à {commune.name} ({commune.code})"
 
 
 def resolve_places(session: Session, records: list[dict[str, Any]], geocode: bool) -> list[PlaceWarning]:
-    """Set each record's INSEE code and point: given code, else point in polygon, else geocoder,
-    else postcode + name. Returns the warnings in the order they arose."""
+    """Set each record's INSEE code and point: given code (checked against the point and the
+    postcode), else point in polygon, else geocoder, else postcode + name. Returns the warnings
+    in the order they arose."""
     places = Places(session)
     warnings: list[PlaceWarning] = []
 
@@ -70,16 +124,21 @@ def resolve_places(session: Session, records: list[dict[str, Any]], geocode: boo
         given = record["code_insee"]
         record["code_insee"] = places.commune_code(given)
         if given and record["code_insee"] is None:
-            warn(index, "code_insee", given, f"Le code INSEE « {given} » ne correspond à aucune commune du COG.")
-        if record["code_insee"] is None and record["latitude"] is not None:
-            try:
-                record["code_insee"] = commune_at(session, record["longitude"], record["latitude"]).code
-            except InvalidInput as error:
-                warn(index, "latitude", f"{record['latitude']}, {record['longitude']}", error.message)
+            warn(index, "code_insee", given, f"Le code INSEE « {given} » ne correspond à aucune commune du COG "
+                 "(métropole, départements et collectivités d'outre-mer) : il sera déduit du lieu.")
+        if record["code_insee"] is not None and record["latitude"] is not None:
+            for field, value, message in check_place(places, record):
+                warn(index, field, value, message)
+        elif record["latitude"] is not None:
+            code, _, where = places.commune_at_point(record["longitude"], record["latitude"],
+                                                     record["code_postal"], record["commune"])
+            record["code_insee"] = code
+            if code is None:
+                warn(index, "latitude", f"{record['latitude']}, {record['longitude']}",
+                     f"Le point est {where} ; la commune n'a pas été trouvée par le code postal "
+                     f"{record['code_postal']} et le nom « {record['commune']} ».")
         if record["latitude"] is None:
             to_geocode.append(index)
-        if given and record["code_insee"] is None:
-            record["code_insee"] = given  # kept as published (e.g. an overseas collectivity outside the COG)
 
     if to_geocode and geocode:
         queries = {index: (_address_line(records[index]), records[index]["code_insee"]) for index in to_geocode}
@@ -116,6 +175,13 @@ def resolve_places(session: Session, records: list[dict[str, Any]], geocode: boo
                  f"Code INSEE introuvable (ni coordonnées, ni commune « {record['commune']} » au code postal "
                  f"{record['code_postal']}) : la cartographie nationale ignorera ce lieu.")
     return warnings
+
+
+def _without_article(name: str) -> str:
+    for article in ("le ", "la ", "les ", "l "):
+        if name.startswith(article):
+            return name[len(article):]
+    return name
 
 
 def _address_line(record: dict[str, Any]) -> str:

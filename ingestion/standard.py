@@ -16,8 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from directory.api import REQUIRED_FIELDS, VENUE_FIELD, VENUE_FIELDS, FieldKind, parse_date, venue_field_names
+from directory.api import REQUIRED_FIELDS, VENUE_FIELD, VENUE_FIELDS, FieldKind, venue_field_names
 from directory.errors import InvalidInput
+from ingestion import dates, recovery
 from ingestion.errors import UnreadableFile
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
@@ -25,7 +26,6 @@ V1 = "1.0"
 V01 = "0.1"
 OUTPUT_VERSION = "1.0.1"
 PLACEHOLDER_PIVOT = re.compile(r"^0+$")
-PLACEHOLDER_DATES = {"1970-01-01", "1969-12-31"}
 RESUME_MAX = VENUE_FIELD["presentation_resume"].max_length
 # Free texts longer than their limit are cut, with a warning; the summary is shortened on a word instead.
 TEXT_LIMITS = {
@@ -33,6 +33,7 @@ TEXT_LIMITS = {
     for spec in VENUE_FIELDS
     if spec.kind is FieldKind.TEXT and spec.max_length and spec.normalise is None and spec.name != "presentation_resume"
 }
+HUB_WARNINGS = "_avertissements"  # set by hub mappings (ingestion.hubs.WARNINGS_KEY)
 ID_MAX = 200  # venue_source.source_id
 # Columns only v0.1 had; several v1 files still carry them.
 V01_ONLY_COLUMNS = {"cle_ban", "courriel", "publics_accueillis", "conditions_acces", "labels_nationaux",
@@ -297,8 +298,8 @@ class RowCleaner:
         self.version = version
 
     def clean(self, line: int, raw: dict[str, Any]) -> CleanRow:
-        issues: list[Issue] = []
-        raw = _without_control_characters(raw, issues)
+        issues: list[Issue] = [Issue("avertissement", *note) for note in raw.get(HUB_WARNINGS, [])]
+        raw = _without_control_characters({k: v for k, v in raw.items() if k != HUB_WARNINGS}, issues)
         source_id = _text(raw.get("id")) or ""
         row = CleanRow(line=line, source_id=source_id, record=None, issues=issues, raw=raw)
 
@@ -377,34 +378,37 @@ class RowCleaner:
             except InvalidInput as error:
                 warn("pivot", pivot, _left_out(error))
         date_maj = _text(raw.get("date_maj"))
-        if date_maj and date_maj[:10] not in PLACEHOLDER_DATES:
-            try:
-                record["date_maj"] = parse_date(date_maj).isoformat()
-            except InvalidInput:
-                warn("date_maj", date_maj, f"La date de mise à jour « {date_maj} » n'est pas au format AAAA-MM-JJ : "
-                     "enregistrée comme inconnue.")
+        parsed = dates.parse_source_date(date_maj) if date_maj else None
+        if parsed is not None and parsed not in dates.PLACEHOLDER_DATES:
+            record["date_maj"] = parsed.isoformat()
+        elif date_maj and parsed is None:
+            warn("date_maj", date_maj, f"La date de mise à jour « {date_maj} » n'est dans aucun format reconnu "
+                 f"({dates.FORMATS_TEXT}) : enregistrée comme inconnue.")
         elif not date_maj:
             warn("date_maj", None, "La date de mise à jour est absente : enregistrée comme inconnue.")
 
     def _clean_contacts(self, raw: dict[str, Any], record: dict[str, Any], warn: Any) -> None:
         phone = _text(raw.get("telephone"))
         if phone:
-            try:
-                record["telephone"] = VENUE_FIELD["telephone"].clean(phone)
-            except InvalidInput as error:
-                warn("telephone", phone, _left_out(error))
+            record["telephone"], notes = recovery.phone(phone)
+            for note in notes:
+                warn(*note)
         horaires = _text(raw.get("horaires"))
         if horaires:
             try:
                 record["horaires"] = VENUE_FIELD["horaires"].clean(horaires)
             except InvalidInput as error:
                 warn("horaires", horaires, f"{error.message} Horaires ignorés.")
-        emails = _split(raw.get("courriels"), "|;,") + _split(raw.get("courriel"), "|;,")
-        for email in dict.fromkeys(emails):
+        cells = _split(raw.get("courriels"), "|;,") + _split(raw.get("courriel"), "|;,")
+        for cell in dict.fromkeys(cells):
             try:
-                record["courriels"].append(VENUE_FIELD["courriels"].clean(email))
-            except InvalidInput as error:
-                warn("courriels", email, _left_out(error))
+                record["courriels"].append(VENUE_FIELD["courriels"].clean(cell))
+            except InvalidInput:
+                found, notes = recovery.emails(cell)  # « a@x.fr ou b@x.fr », « Contact : a@x.fr »
+                record["courriels"] += found
+                for note in notes:
+                    warn(*note)
+        record["courriels"] = list(dict.fromkeys(record["courriels"]))
         for url in dict.fromkeys(_split(raw.get("site_web"), "|;")):
             try:
                 record["site_web"].append(VENUE_FIELD["site_web"].clean(url))

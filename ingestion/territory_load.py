@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from directory.api import normalize_name
 from directory.db import SRID
 from directory.models import Territory, TerritoryAlias, TerritoryLevel, TerritoryPostcode
+from ingestion.overseas import OVERSEAS_DIR, read_overseas
 from ingestion.territory_copy import TERRITORIES_DIR, read_compact_copy
 
 INSERT_BATCH = 2_000
@@ -23,12 +24,16 @@ def load_territories(
     *,
     force: bool = False,
     progress: Callable[[str, int], None] | None = None,
+    overseas_dir: Path | None = OVERSEAS_DIR,
 ) -> dict[str, Any]:
-    """Replace the territories with the shipped copy; a copy already loaded is left as it is.
+    """Replace the territories with the shipped copy (and the communes of the overseas
+    collectivities, ingestion.overseas); a copy already loaded is left as it is.
 
     Other tables refer to territories by (level, code), never by row id, so a reload is safe.
     """
     copy = read_compact_copy(data_dir)
+    if overseas_dir is not None:
+        copy.territories.extend(read_overseas(overseas_dir))
     vintage = copy.vintage
     expected = len(copy.territories)
     loaded = session.scalar(select(func.count()).select_from(Territory).where(Territory.vintage == vintage))

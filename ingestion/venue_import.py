@@ -29,7 +29,7 @@ from directory.db import PARIS_TZ, allocate_ids, point_wkt, utcnow
 from directory.errors import Conflict, InvalidInput
 from directory.french import count, number, percent
 from directory.models import AuditEvent, Service, Venue, VenueService, VenueSource, VenueStatus
-from ingestion import dedup, hubs, standard
+from ingestion import dates, dedup, exports, hubs, standard
 from ingestion.import_summary import FileSummary, ImportSummary
 from ingestion.models import SourceRecord
 from ingestion.places import resolve_places
@@ -49,6 +49,7 @@ class _Pending:
     row: CleanRow
     fingerprint: str
     existing: tuple[int | None, int] | None  # (venue_source id or None, venue id)
+    first_seen: str | None = None  # the exporting platform's first-seen day, when it stood in for date_maj
 
 
 # --full closes the venues a file no longer lists; beyond this share of the source, only with --force.
@@ -93,6 +94,7 @@ def import_venues(
         file_summary = FileSummary(path=str(path), kind=kind, rows=len(rows))
         summary.files.append(file_summary)
         cleaner = standard.RowCleaner(version)
+        estimated = dates.estimated_dates(path)
         first_line = 2 if path.suffix.lower() == ".csv" else 1
         for index, raw in enumerate(rows):
             row = cleaner.clean(first_line + index, raw)
@@ -114,9 +116,14 @@ def import_venues(
                 file_summary.counts["unchanged"] += 1
             else:
                 row.record["source"] = row.record["source"] or source
+                first_seen = None
+                if estimated.get(row.source_id) and estimated[row.source_id] == row.record["date_maj"]:
+                    # the exporting platform's first-seen day, not a date of the data: kept unknown
+                    first_seen, row.record["date_maj"] = row.record["date_maj"], None
                 platform_venue = _platform_venue(session, source, row.source_id) if known is None else None
                 pending.append(_Pending(file_summary, row, fingerprint,
-                                        known[:2] if known else ((None, platform_venue) if platform_venue else None)))
+                                        known[:2] if known else ((None, platform_venue) if platform_venue else None),
+                                        first_seen))
             seen_ids.add(row.source_id)
             if progress:
                 progress(1)
@@ -222,7 +229,7 @@ def _write(session: Session, actor: Actor, summary: ImportSummary, pending: list
         if item.existing is not None:
             link_id, venue_id = item.existing
             if source == PLATFORM_SOURCE:
-                _forget_export_date(session.get(Venue, venue_id), record)
+                _forget_export_date(session, session.get(Venue, venue_id), record)
             link = session.get(VenueSource, link_id) if link_id else _link(session, venue_id, source, item.row.source_id)
             _store_record(session, link, item)
             changes = _refresh_venue(session, actor, venue_id, services)
@@ -248,10 +255,15 @@ def _write(session: Session, actor: Actor, summary: ImportSummary, pending: list
         _create_batch(session, actor, creates[start : start + WRITE_BATCH], source, services)
 
 
-def _forget_export_date(venue: Venue, record: dict[str, Any]) -> None:
-    """The export writes APTIC's last update when no source dated a venue (the standard requires
-    a date); reading our own export back must not turn that into the venue's date_maj."""
-    if venue.date_maj is None and record["date_maj"] == venue.updated_at.astimezone(PARIS_TZ).date().isoformat():
+def _forget_export_date(session: Session, venue: Venue, record: dict[str, Any]) -> None:
+    """The export writes the first-seen day when no source dated a venue (the standard requires a
+    date; older exports wrote the last update); reading our own export back, even without its
+    sidecar, must not turn that into the venue's date_maj."""
+    if venue.date_maj is not None or record["date_maj"] is None:
+        return
+    stand_ins = {exports.first_seen(venue, exports.carried_first_seen(session, venue.id)).isoformat(),
+                 venue.updated_at.astimezone(PARIS_TZ).date().isoformat()}
+    if record["date_maj"] in stand_ins:
         record["date_maj"] = None
 
 
@@ -287,6 +299,7 @@ def _store_record(session: Session, link: VenueSource, item: _Pending) -> None:
     stored.fingerprint = item.fingerprint
     stored.fields = _known(record)
     stored.date_maj = parse_date(record["date_maj"])
+    stored.first_seen = parse_date(item.first_seen) if item.first_seen else stored.first_seen
     stored.updated_at = utcnow()
     link.imported_at = utcnow()
     session.add(stored)
@@ -334,6 +347,7 @@ def _create_batch(session: Session, actor: Actor, items: list[_Pending], source:
     connection.execute(insert(SourceRecord.__table__), [
         {"venue_source_id": link_id, "fingerprint": item.fingerprint, "fields": _known(item.row.record),
          "date_maj": parse_date(item.row.record["date_maj"]),
+         "first_seen": parse_date(item.first_seen) if item.first_seen else None,
          "updated_at": now}
         for link_id, item in zip(link_ids, items, strict=True)
     ])

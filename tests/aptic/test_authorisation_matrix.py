@@ -46,6 +46,9 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/lieux/{venue}/signaler", "maps.report_error"):    (422, 422, 422, 422, 422, 422, 422, 422),
     ("GET", "/embed", "maps.embed"):                             (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/territoires", "maps.territories"):                 (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/donnees/", "ingestion.publication_page"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    # no publication in the test instance: the files answer 404 to everyone alike
+    ("GET", "/donnees/metadonnees.json", "ingestion.publication_file"): (404, 404, 404, 404, 404, 404, 404, 404),
     ("GET", "/territoires/departement/33", "maps.territory_page"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/connexion", "directory.login"):                    (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/connexion", "directory.login"):                   (400, 400, 400, 400, 400, 400, 400, 400),
@@ -127,6 +130,7 @@ UNLISTED_ENDPOINTS = {"static", "aptic.static", "aptic.vendor", "maps.static"}
 def matrix_app(database_url: str, connection: Connection, tmp_path) -> Flask:
     app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False, "QUALIFICATION_UPLOAD_DIR": str(tmp_path),
+                      "PUBLICATION_DIR": str(tmp_path / "publication"),
                       "PUBLIC_URL": "https://carte.aptic.test"})  # printed booklets need it
     app.extensions["aptic.db"].bind_to(connection)
     return app

@@ -102,7 +102,7 @@ def test_a_point_outside_france_is_refused(session, lon, lat):
     with pytest.raises(InvalidInput) as error:
         api.commune_at(session, lon, lat)
     assert error.value.code == "outside_france"
-    assert "hors de France" in error.value.message
+    assert "aucune commune de métropole" in error.value.message
 
 
 def test_invalid_coordinates_name_the_field(session):

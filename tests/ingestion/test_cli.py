@@ -38,7 +38,7 @@ def test_import_dry_run_report_and_export(app: Flask, session: Session, tmp_path
 
     done = run(app, "venues", "import", str(path), "--source", "region", "--no-geocode")
     assert done.exit_code == 0, done.output
-    assert "lieux.csv (standard v1.0) : 2 créés, 0 mis à jour, 0 inchangés, 0 fusionnés, 1 rejetés" in done.output
+    assert "lieux.csv (standard v1.0) : 2 créés, 0 mis à jour, 0 inchangé, 0 fusionné, 1 rejeté" in done.output
     assert count(session) == before + 2
 
     out = tmp_path / "export.geojson"

@@ -43,7 +43,7 @@ def test_every_row_lands_in_one_bucket_and_the_report_says_why(session: Session,
     assert report[(6, "id")]["message"] == "L'identifiant « a » apparaît déjà plus haut pour la source « region » : ligne ignorée."
     assert report[(3, "code_postal")]["niveau"] == "avertissement"
     assert report[(7, "presentation_resume")]["niveau"] == "avertissement"
-    assert summary.summary_line().startswith("Import « region » : 6 lignes — 3 créés, 0 mis à jour, 0 inchangés, 0 fusionnés, 3 rejetés")
+    assert summary.summary_line().startswith("Import « region » : 6 lignes — 3 créés, 0 mis à jour, 0 inchangé, 0 fusionné, 3 rejetés")
 
     created = venue_of(session, "region", "e")
     assert created.telephone == "+33556000000"

@@ -35,7 +35,39 @@ def test_warnings_name_the_record_in_the_order_they_arise(session: Session) -> N
     assert [(w.index, w.field) for w in warnings] == [
         (0, "code_insee"), (0, "latitude"), (2, "latitude"), (2, "code_insee"),
     ]
-    assert warnings[0].message == "Le code INSEE « 99999 » ne correspond à aucune commune du COG."
-    assert records[0]["code_insee"] == "99999"  # kept as published
+    assert warnings[0].message == ("Le code INSEE « 99999 » ne correspond à aucune commune du COG (métropole, "
+                                   "départements et collectivités d'outre-mer) : il sera déduit du lieu.")
+    assert records[0]["code_insee"] == "33063"  # from the postcode and the name
     assert records[2]["code_insee"] is None
     assert warnings[3].message.startswith("Code INSEE introuvable (ni coordonnées, ni commune « Nulle-Part »")
+
+
+def test_an_overseas_point_moves_a_wrong_code_to_its_collectivity(session: Session) -> None:
+    """The Nouvelle-Calédonie file: code 63236 (Le Mont-Dore, Puy-de-Dôme), postcode 98800, point near Nouméa."""
+    records = [record("63236", point=(166.52465, -22.23039), code_postal="98800", commune="Mont-Dore"),
+               record("98818", point=(166.45, -22.27), code_postal="98800", commune="Nouméa"),
+               record(point=(-149.57, -17.54), code_postal="98714", commune="Papeete")]
+    warnings = resolve_places(session, records, geocode=False)
+    assert [r["code_insee"] for r in records] == ["98817", "98818", "98735"]
+    [warning] = warnings
+    assert (warning.index, warning.field, warning.value) == (0, "code_insee", "63236")
+    assert "en Nouvelle-Calédonie" in warning.message and "remplacé par 98817 (Le Mont-Dore, Nouvelle-Calédonie)" in warning.message
+    assert "hors de France" not in warning.message
+
+
+def test_a_far_point_is_dropped_when_code_and_postcode_agree(session: Session) -> None:
+    """The Charente bus stop whose point is in Bouches-du-Rhône."""
+    records = [record("16392", point=(5.411872, 43.451334), code_postal="16460", commune="Valence")]
+    [warning, no_geocode] = resolve_places(session, records, geocode=False)
+    assert records[0]["code_insee"] == "16392" and records[0]["latitude"] is None
+    assert warning.field == "latitude" and "code postal 16460 concordent : point écarté" in warning.message
+    assert no_geocode.message == NO_GEOCODE
+
+
+def test_a_point_beats_a_code_the_postcode_does_not_back(session: Session) -> None:
+    records = [record("69123", point=(-0.5801, 44.8412), code_postal="33000", commune="Bordeaux"),
+               record("33063", point=(-0.5801, 44.8412), code_postal="75001", commune="Bordeaux")]
+    warnings = resolve_places(session, records, geocode=False)
+    assert [r["code_insee"] for r in records] == ["33063", "33063"]
+    assert [(w.index, w.field) for w in warnings] == [(0, "code_insee"), (1, "code_postal")]
+    assert "remplacé par 33063 (Bordeaux, Gironde)" in warnings[0].message

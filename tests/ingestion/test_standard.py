@@ -146,13 +146,26 @@ def test_hub_mapping_turns_a_hub_row_into_a_standard_row(tmp_path) -> None:
     assert mapping is not None and mapping.name == "rhinocc"
     [raw] = mapping.read(path)
     assert raw["horaires"] == "Mo 09:00-12:00,14:00-17:00"
-    assert raw["date_maj"] == "2022-07-01"
+    assert raw["date_maj"] == "juil-22"  # read by the row cleaner, which reports what it refuses
     assert raw["aptic_label"] is True
     assert raw["services"] == ["Accès internet et matériel informatique", "Aide aux démarches administratives",
                                "Loisirs et créations numériques"]
     row = RowCleaner(V1).clean(2, raw)
     assert row.record["aptic_label"] is True and row.record["code_postal"] == "09000"
+    assert row.record["date_maj"] == "2022-07-01"
     assert row.record["frais_a_charge"] == ["Gratuit"] and row.record["modalites_acces"] == ["Se présenter"]
     assert row.record["typologie"] == ["BIB"] and row.record["telephone"] == "+33561000000"
     assert [i.field for i in row.issues] == ["code_postal"]  # the lost leading zero is reported
     assert hubs.mapping_for(tmp_path / "lieux.json") is None
+
+
+def test_summary_lines_agree_in_number() -> None:
+    from ingestion.import_summary import FileSummary, ImportSummary
+
+    file = FileSummary(path="a.csv", kind="standard v1.0", rows=1)
+    file.counts["created"] = 1
+    summary = ImportSummary(source="s", files=[file])
+    summary.report.append({"niveau": "avertissement"})
+    assert summary.summary_line() == ("Import « s » : 1 ligne — 1 créé, 0 mis à jour, 0 inchangé, 0 fusionné, "
+                                      "0 rejeté ; 1 avertissement.")
+    assert "1 avertissements" not in summary.summary_line() and "1 lignes" not in summary.summary_line()
