@@ -310,7 +310,7 @@ def two_of_each_kind(session: Session) -> Cast:
     ids = {"order": order.id, "redemption": redemption.id, "application": application.id, "venue": venue.id,
            "key": key.id, "user": users["venue"].id, "organisation": orgs["venue"][0].id,
            "sponsor_organisation": orgs["sponsor"][0].id, "statement": statement.id,
-           "open_venue": imported_venue(session).id}
+           "open_venue": imported_venue(session).id, "booklet": booklet.id}
     return Cast(users=users, ids=ids, tokens={"venue": token, "venue_b": token_b})
 
 
