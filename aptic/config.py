@@ -29,6 +29,9 @@ def load(instance_path: Path) -> dict[str, Any]:
             "APTIC_DATABASE_URL", f"sqlite:///{instance_path / 'aptic.db'}"
         ),
         "SECRET_KEY": _secret_key(instance_path),
+        # Key of the beneficiaries' pseudonyms (redemption.beneficiaries); empty: derived from SECRET_KEY.
+        "BENEFICIARY_KEY": os.environ.get("APTIC_BENEFICIARY_KEY", ""),
+        "DISTRIBUTION_RATE_LIMIT": os.environ.get("APTIC_DISTRIBUTION_RATE_LIMIT", "10 per minute;200 per day"),
         # Connections each process keeps open; size it to the threads a worker runs (gunicorn --threads).
         "DATABASE_POOL_SIZE": int(os.environ.get("APTIC_DATABASE_POOL_SIZE", "10")),
         # Seconds a request waits for a free connection before answering 503 database_busy.

@@ -137,7 +137,8 @@ def distribution_only_by_default(fields: dict[str, Any]) -> bool:
     return bool(marks & _DISTRIBUTION_ONLY_MARKS) and not marks & _REDEEMING_MARKS
 
 
-def set_distribution_only(session: Session, actor: Actor, record: Venue | Organisation, distribution_only: bool) -> bool:
+def set_distribution_only(session: Session, actor: Actor, record: Venue | Organisation, distribution_only: bool,
+                          reason: str | None = None) -> bool:
     """Staff grant or withdraw the right to redeem of a venue or an organisation; returns whether it changed."""
     if record.distribution_only == distribution_only:
         return False
@@ -145,7 +146,7 @@ def set_distribution_only(session: Session, actor: Actor, record: Venue | Organi
     session.flush()
     kind = "venue" if isinstance(record, Venue) else "organisation"
     record_audit(session, actor, f"{kind}.redemption_right_changed", kind, record.id,
-                 distribution_only=distribution_only)
+                 distribution_only=distribution_only, reason=reason)
     return True
 
 

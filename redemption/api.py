@@ -7,8 +7,10 @@ reports, demo); this module re-exports them so that callers keep one import.
 from __future__ import annotations
 
 from directory.db import PARIS_TZ
+from redemption.allowances import allow_distributor, check_allowed, order_allowances, revoke_distributor
+from redemption.beneficiaries import Beneficiary, platform_key, read_beneficiary
 from redemption.booklets import cancel_booklet, get_booklet, order_codes
-from redemption.distribution import record_distribution
+from redemption.distribution import handed_out, record_distribution, undo_distribution
 from redemption.fees import change_fee_rule, round_half_up, rule_in_force
 from redemption.months import month_bounds, paris_date, parse_month
 from redemption.orders import (
@@ -30,6 +32,7 @@ from redemption.redemptions import (
     redemption_payload,
     venue_in_territories,
 )
+from redemption.redeeming_rights import change_redemption_right
 from redemption.reports import report_csv, sponsor_report
 from redemption.statements import (
     SCHEDULED_JOBS,
@@ -40,6 +43,16 @@ from redemption.statements import (
 )
 
 __all__ = [
+    "Beneficiary",
+    "allow_distributor",
+    "change_redemption_right",
+    "check_allowed",
+    "handed_out",
+    "order_allowances",
+    "platform_key",
+    "read_beneficiary",
+    "revoke_distributor",
+    "undo_distribution",
     "PARIS_TZ",
     "SCHEDULED_JOBS",
     "cancel_booklet",

@@ -19,7 +19,10 @@ from directory.models import LegalForm
 from redemption import invoices, printing
 from redemption.covers import public_base_url
 from redemption.booklets import cancel_booklet, get_booklet, order_codes
-from redemption.distribution import record_distribution
+from redemption.allowances import allow_distributor, order_allowances, revoke_distributor
+from redemption.beneficiaries import platform_key, read_beneficiary
+from redemption.distribution import record_distribution, undo_distribution
+from redemption.redeeming_rights import change_redemption_right
 from redemption.fees import change_fee_rule
 from redemption.models import FeeRuleKind
 from redemption.months import parse_month
@@ -178,17 +181,114 @@ def distributions() -> None:
 @distributions.command("record")
 @click.option("--booklet", "number", required=True, help="Numéro du carnet.")
 @click.option("--distributor", "distributor_id", type=int, required=True, help="Organisation aiguilleur.")
-@click.option("--beneficiary", required=True, help="Référence pseudonyme du bénéficiaire (ni nom ni contact).")
+@click.option("--nom", "last_name", required=True, help="Nom du bénéficiaire (non conservé).")
+@click.option("--prenom", "first_name", required=True, help="Prénom du bénéficiaire (non conservé).")
+@click.option("--date-naissance", "birth_date", required=True, help="Date de naissance AAAA-MM-JJ (non conservée).")
 @JSON_OPTION
 @with_appcontext
-def distributions_record(number: str, distributor_id: int, beneficiary: str, as_json: bool) -> None:
-    """Enregistre la remise d'un carnet à un bénéficiaire."""
+def distributions_record(number: str, distributor_id: int, last_name: str, first_name: str, birth_date: str,
+                         as_json: bool) -> None:
+    """Enregistre la remise d'un carnet ; seul un pseudonyme de la personne est gardé (un carnet par millésime)."""
     with command_unit_of_work() as session:
+        beneficiary = read_beneficiary(last_name, first_name, birth_date)
         booklet = record_distribution(session, cli_actor(), directory_api.get_organisation(session, distributor_id),
-                                          get_booklet(session, number), beneficiary)
+                                      get_booklet(session, number), beneficiary, platform_key(current_app.config))
         payload = {"booklet": booklet.number, "order": booklet.order_id, "distributor_id": distributor_id,
                    "distributed_at": booklet.distributed_at.isoformat()}
     emit(as_json, payload, f"Carnet {number} remis.")
+
+
+@distributions.command("undo")
+@click.option("--booklet", "number", required=True, help="Numéro du carnet.")
+@click.option("--distributor", "distributor_id", type=int, required=True, help="Organisation qui l'a remis.")
+@click.option("--reason", default="", help="Motif.")
+@JSON_OPTION
+@with_appcontext
+def distributions_undo(number: str, distributor_id: int, reason: str, as_json: bool) -> None:
+    """Annule une remise (dans les 24 heures, tant qu'aucun chèque n'est utilisé)."""
+    with command_unit_of_work() as session:
+        booklet = undo_distribution(session, cli_actor(), directory_api.get_organisation(session, distributor_id),
+                                    get_booklet(session, number), reason)
+        payload = {"booklet": booklet.number, "order": booklet.order_id, "distributed": False}
+    emit(as_json, payload, f"Remise du carnet {number} annulée.")
+
+
+def _allowance_payload(allowance) -> dict:
+    return {"order": allowance.order_id, "distributor_id": allowance.distributor_id,
+            "distributor": allowance.distributor.name, "first": allowance.first_sequence, "last": allowance.last_sequence}
+
+
+@orders.command("allow-distributor")
+@click.argument("order_id", type=int)
+@click.option("--distributor", "distributor_id", type=int, required=True, help="Organisation aiguilleur.")
+@click.option("--first", help="Premier carnet de la plage (rang ou numéro) ; sans plage : toute la commande.")
+@click.option("--last", help="Dernier carnet de la plage (rang ou numéro).")
+@JSON_OPTION
+@with_appcontext
+def orders_allow_distributor(order_id: int, distributor_id: int, first: str | None, last: str | None,
+                             as_json: bool) -> None:
+    """Autorise un aiguilleur à remettre les carnets d'une commande (ou une plage de carnets)."""
+    with command_unit_of_work() as session:
+        allowance = allow_distributor(session, cli_actor(), get_order(session, order_id),
+                                      directory_api.get_organisation(session, distributor_id), first, last)
+        payload = _allowance_payload(allowance)
+    scope = "tous les carnets" if payload["first"] is None else f"carnets {payload['first']} à {payload['last']}"
+    emit(as_json, payload, f"Commande n° {order_id} : « {payload['distributor']} » autorisé ({scope}).")
+
+
+@orders.command("revoke-distributor")
+@click.argument("order_id", type=int)
+@click.option("--distributor", "distributor_id", type=int, required=True, help="Organisation aiguilleur.")
+@JSON_OPTION
+@with_appcontext
+def orders_revoke_distributor(order_id: int, distributor_id: int, as_json: bool) -> None:
+    """Retire l'autorisation d'un aiguilleur (les carnets déjà remis le restent)."""
+    with command_unit_of_work() as session:
+        revoke_distributor(session, cli_actor(), get_order(session, order_id),
+                           directory_api.get_organisation(session, distributor_id))
+    emit(as_json, {"order": order_id, "distributor_id": distributor_id, "revoked": True},
+         f"Commande n° {order_id} : aiguilleur n° {distributor_id} retiré.")
+
+
+@orders.command("distributors")
+@click.argument("order_id", type=int)
+@JSON_OPTION
+@with_appcontext
+def orders_distributors(order_id: int, as_json: bool) -> None:
+    """Liste les aiguilleurs autorisés d'une commande."""
+    with command_unit_of_work() as session:
+        rows = [_allowance_payload(a) for a in order_allowances(session, get_order(session, order_id))]
+    emit(as_json, {"order": order_id, "distributors": rows},
+         "\n".join(f"{r['distributor_id']}\t{r['distributor']}\t"
+                   f"{'tous' if r['first'] is None else str(r['first']) + '-' + str(r['last'])}" for r in rows)
+         or "Aucun aiguilleur autorisé.")
+
+
+@click.group("redeeming-right")
+def redeeming_right() -> None:
+    """Droit d'encaisser : organisations et lieux en « distribution seulement »."""
+
+
+@redeeming_right.command("set")
+@click.option("--organisation", "organisation_id", type=int, help="Organisation.")
+@click.option("--venue", "venue_id", type=int, help="Lieu.")
+@click.option("--distribution-only/--can-redeem", required=True,
+              help="Distribution seulement (refusé à l'encaissement) ou autorisé à encaisser.")
+@click.option("--reason", required=True, help="Motif (enregistré dans le journal).")
+@JSON_OPTION
+@with_appcontext
+def redeeming_right_set(organisation_id: int | None, venue_id: int | None, distribution_only: bool, reason: str,
+                        as_json: bool) -> None:
+    """Marque une organisation ou un lieu en distribution seulement, ou lui rend le droit d'encaisser."""
+    if (organisation_id is None) == (venue_id is None):
+        raise click.UsageError("Indiquez --organisation ou --venue (l'un des deux).")
+    kind, record_id = ("venue", venue_id) if venue_id is not None else ("organisation", organisation_id)
+    with command_unit_of_work() as session:
+        record, changed = change_redemption_right(session, cli_actor(), kind, record_id, distribution_only, reason)
+        payload = {"kind": kind, "id": record.id, "distribution_only": record.distribution_only, "changed": changed}
+    state = "en distribution seulement" if distribution_only else "autorisé à encaisser"
+    emit(as_json, payload, f"{'Lieu' if kind == 'venue' else 'Organisation'} n° {record_id} {state}"
+                           f"{'' if changed else ' (inchangé)'}.")
 
 
 @click.group("statements")
@@ -239,4 +339,4 @@ def fee_rules_set(kind: str, value: int, valid_from, as_json: bool) -> None:
     emit(as_json, payload, f"Règle {kind} = {value} à partir du {valid_from:%d/%m/%Y}.")
 
 
-commands = [sponsors, orders, booklets, distributions, statements, fee_rules]
+commands = [sponsors, orders, booklets, distributions, redeeming_right, statements, fee_rules]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -22,9 +23,12 @@ from directory.models import (
     VenueStatus,
 )
 from redemption import codes as cheque_codes
+from redemption.allowances import allow_distributor
+from redemption.beneficiaries import Beneficiary, platform_key
 from redemption.models import (
     CHEQUE_MACHINE,
     MAX_CHEQUES_PER_SERVICE,
+    BeneficiaryClaim,
     Booklet,
     Cheque,
     ChequeStatus,
@@ -47,6 +51,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
     if not sponsors or distributor is None:
         return
     demo_key = session.scalar(select(ApiKey).where(ApiKey.venue_id.is_not(None)).order_by(ApiKey.id))
+    key = platform_key(current_app.config if has_app_context() else {"SECRET_KEY": "demo"})
     now = utcnow()
     today = paris_date(now)
     for number, sponsor in enumerate(sponsors[:2]):
@@ -66,9 +71,14 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
         confirm_order(session, actor, order)
         pay_order(session, actor, order)
         issue_order(session, actor, order)
-        _seed_usage(session, actor, rng, order, distributor, now)
+        # The sponsor allows the demo distributor: the whole first order, booklets 1 to 50 of the second
+        # (51 to 60 show `distributor_not_allowed` at the distribution form).
+        last = None if number == 0 else 50
+        allow_distributor(session, actor, order, distributor, None if last is None else 1, last)
+        _seed_usage(session, actor, rng, order, distributor, now, key)
+        scope = "tous ses carnets" if last is None else f"les carnets 1 à {last}"
         echo(f"Pass : commande n° {order.id} de « {sponsor.name} » émise ({order.booklet_count} carnets), "
-             "distribuée en partie et utilisée.")
+             f"distribuée en partie et utilisée ; « {distributor.name} » autorisé à remettre {scope}.")
     month = (today.replace(day=1) - timedelta(days=130)).replace(day=1)
     while month < today.replace(day=1):
         close_month(session, actor, month, now=now)
@@ -84,17 +94,26 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
 
 
 def _seed_usage(session: Session, actor: Actor, rng: random.Random, order: Order, distributor: Organisation,
-                now: datetime) -> None:
+                now: datetime, key: bytes) -> None:
     booklets = list(session.scalars(select(Booklet).where(Booklet.order_id == order.id).order_by(Booklet.sequence)))
     distributed = booklets[: len(booklets) * 2 // 3]
     distributed_at = {b.id: now - timedelta(days=rng.randint(20, 120), minutes=rng.randint(0, 600)) for b in distributed}
-    session.execute(
-        update(Booklet), [
-            {"id": b.id, "distributor_id": distributor.id, "beneficiary_ref": f"BEN-{order.id}-{b.sequence:05d}",
-             "distributed_at": distributed_at[b.id]}
-            for b in distributed
-        ],
-    )
+    # The next booklet was handed out an hour ago with no cheque used: its distributor may still undo it.
+    recent = booklets[len(distributed)] if len(booklets) > len(distributed) else None
+    handed = [(b, distributed_at[b.id]) for b in distributed] + ([(recent, now - timedelta(hours=1))] if recent else [])
+    # Synthetic people, one per booklet, known to the platform only by their keyed pseudonym.
+    pseudonyms = {b.id: Beneficiary(f"Démo {order.id}", f"Personne {b.sequence}",
+                                    date(1940, 1, 1) + timedelta(days=rng.randint(0, 25_000))).pseudonym(key)
+                  for b, _ in handed}
+    session.execute(update(Booklet), [
+        {"id": b.id, "distributor_id": distributor.id, "beneficiary_ref": pseudonyms[b.id], "distributed_at": at}
+        for b, at in handed
+    ])
+    session.execute(insert(BeneficiaryClaim), [
+        {"booklet_id": b.id, "vintage": order.vintage, "pseudonym": pseudonyms[b.id], "distributor_id": distributor.id,
+         "created_at": at}
+        for b, at in handed
+    ])
     venue_services = defaultdict(list)
     for venue_id, service_id in session.execute(
         select(VenueService.venue_id, VenueService.service_id).join(Venue, Venue.id == VenueService.venue_id)

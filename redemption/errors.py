@@ -64,3 +64,11 @@ class ServiceLimitReached(Conflict):
 
 class VenueCannotRedeem(Forbidden):
     code = "venue_cannot_redeem"
+
+
+class DistributorNotAllowed(Forbidden):
+    code = "distributor_not_allowed"
+
+
+class BeneficiaryAlreadyServed(Conflict):
+    code = "beneficiary_already_served"

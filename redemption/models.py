@@ -172,7 +172,7 @@ class Booklet(Base):
     __tablename__ = "booklet"
     __table_args__ = (
         UniqueConstraint("order_id", "sequence"),
-        # One booklet per beneficiary per order (the reference is the distributor's pseudonym).
+        # Kept from the first schema; `beneficiary_claim` enforces the wider rule (one per person per vintage).
         UniqueConstraint("order_id", "distributor_id", "beneficiary_ref"),
         CheckConstraint(
             "(distributed_at IS NULL AND distributor_id IS NULL AND beneficiary_ref IS NULL) OR "
@@ -186,12 +186,58 @@ class Booklet(Base):
     sequence: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     distributor_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    # The beneficiary's keyed pseudonym (see redemption.beneficiaries), never who the person is.
     beneficiary_ref: Mapped[str | None] = mapped_column(String(64))
     distributed_at: Mapped[datetime | None]
 
     order: Mapped[Order] = relationship(back_populates="booklets")
     distributor: Mapped[Organisation | None] = relationship()
     cheques: Mapped[list[Cheque]] = relationship(back_populates="booklet", order_by="Cheque.position")
+
+
+class DistributionAllowance(Base):
+    """A sponsor allows a distributor organisation to hand out the booklets of one of its orders, all of
+    them or those of one range of sequence numbers (both ends included)."""
+
+    __tablename__ = "distribution_allowance"
+    __table_args__ = (
+        UniqueConstraint("order_id", "distributor_id"),
+        CheckConstraint("(first_sequence IS NULL) = (last_sequence IS NULL)", name="range_complete"),
+        CheckConstraint("first_sequence IS NULL OR (first_sequence >= 1 AND last_sequence >= first_sequence)",
+                        name="range_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("pass_order.id", ondelete="CASCADE"))
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    first_sequence: Mapped[int | None] = mapped_column(Integer)
+    last_sequence: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship()
+    distributor: Mapped[Organisation] = relationship()
+
+    def covers(self, sequence: int) -> bool:
+        return self.first_sequence is None or self.first_sequence <= sequence <= (self.last_sequence or 0)
+
+
+class BeneficiaryClaim(Base):
+    """A person served with a booklet of a vintage, known only by a keyed pseudonym of their identity.
+
+    The unique constraint is the database's last word on "one booklet per person per vintage", across
+    all orders and distributors; undoing the distribution deletes the row, which frees the pseudonym.
+    """
+
+    __tablename__ = "beneficiary_claim"
+    __table_args__ = (UniqueConstraint("vintage", "pseudonym"),)
+
+    booklet_id: Mapped[int] = mapped_column(ForeignKey("booklet.id", ondelete="CASCADE"), primary_key=True)
+    vintage: Mapped[int] = mapped_column(Integer)
+    pseudonym: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256, hexadecimal
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    distributor: Mapped[Organisation] = relationship()
 
 
 class Cheque(Base):

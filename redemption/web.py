@@ -22,7 +22,8 @@ from directory.navigation import menu_entry
 from directory import params
 from directory.params import ApiBlueprint, JsonBody, Schema
 from directory.web import count_anonymous_failure, csrf, current_actor, limiter, request_session, role_required
-from redemption import access, invoices, printing, redemptions
+from redemption import access, allowances, distribution_pages, invoices, printing, redemptions
+from redemption.beneficiaries import platform_key, read_beneficiary
 from redemption.booklets import get_booklet
 from redemption.covers import public_base_url
 from redemption.distribution import record_distribution
@@ -34,6 +35,7 @@ from redemption.reports import report_csv, sponsor_report
 from redemption.statements import latest_closed_month, statement_venues, venue_statements
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
+bp.register_blueprint(distribution_pages.bp)
 
 DEFAULT_FAILURES_PER_CREDENTIAL = "20 per minute"
 DEFAULT_FAILURES_PER_ADDRESS = "60 per minute"
@@ -234,10 +236,18 @@ def scan_cancel(redemption_id: int) -> Any:
 # ------------------------------------------------------------------------------ distribution
 
 
+DEFAULT_DISTRIBUTION_LIMIT = "10 per minute;200 per day"
+
+
+def _distribution_limit() -> str:
+    return current_app.config.get("DISTRIBUTION_RATE_LIMIT", DEFAULT_DISTRIBUTION_LIMIT)
+
+
 @bp.route("/pass/distribution", methods=["GET", "POST"])
 @role_required(Role.DISTRIBUTOR)
+@limiter.limit(_distribution_limit, key_func=_credential_key, methods=["POST"], scope="distribution")
 def distribution() -> Any:
-    """A distributor records the booklet it hands over and its own pseudonym for the beneficiary."""
+    """A distributor records the booklet it hands over; the person's identity becomes a keyed pseudonym."""
     db = request_session()
     organisations = access.distributor_organisations(db, current_user)
     done, error, status = None, None, 200
@@ -245,12 +255,16 @@ def distribution() -> Any:
         try:
             distributor = access.acting_distributor(organisations, request.form.get("distributor_id"))
             booklet = get_booklet(db, request.form.get("booklet", ""))
-            done = record_distribution(db, current_actor(), distributor, booklet, request.form.get("beneficiary_ref", ""))
+            beneficiary = read_beneficiary(request.form.get("nom"), request.form.get("prenom"),
+                                           request.form.get("date_naissance"))
+            done = record_distribution(db, current_actor(), distributor, booklet, beneficiary,
+                                       platform_key(current_app.config))
             status = 201
         except DomainError as refused:
             error, status = refused, refused.status
+    # The identity typed is never sent back: after a refusal only the booklet number is kept in the form.
     return render_template("redemption/distribution.html", organisations=organisations, done=done, error=error,
-                           form=request.form), status
+                           booklet_number="" if done else request.form.get("booklet", "")), status
 
 
 # --------------------------------------------------------------------------- sponsor report
@@ -266,9 +280,12 @@ def orders() -> str:
 @bp.get("/pass/commandes/<int:order_id>")
 @role_required(Role.SPONSOR, Role.APTIC_STAFF)
 def order_report(order_id: int) -> str:
-    order = access.sponsor_order(request_session(), current_user, order_id)
-    return render_template("redemption/report.html", order=order, report=sponsor_report(request_session(), order),
-                           labels=ORDER_STATUS_LABELS, can_print=current_user.has_role(Role.APTIC_STAFF))
+    db = request_session()
+    order = access.sponsor_order(db, current_user, order_id)
+    return render_template("redemption/report.html", order=order, report=sponsor_report(db, order),
+                           labels=ORDER_STATUS_LABELS, can_print=current_user.has_role(Role.APTIC_STAFF),
+                           allowances=allowances.order_allowances(db, order),
+                           distributors=allowances.distributor_choices(db))
 
 
 @bp.get("/pass/commandes/<int:order_id>/rapport.csv")
@@ -310,7 +327,7 @@ menu_entry(Role.SPONSOR, "Mes commandes et leurs rapports", "redemption.orders",
 menu_entry(Role.APTIC_STAFF, "Commandes des commanditaires", "redemption.orders",
            "Toutes les commandes et leurs rapports", order=40)
 menu_entry(Role.DISTRIBUTOR, "Remettre un carnet", "redemption.distribution",
-           "Enregistrer la remise d'un carnet à un bénéficiaire", order=10)
+           "Enregistrer la remise d'un carnet à un bénéficiaire (un carnet par personne et par millésime)", order=10)
 menu_entry(Role.VENUE_STAFF, "Scanner des chèques", "redemption.scan",
            "Encaisser les chèques d'une prestation avec la douchette", order=10)
 menu_entry(Role.VENUE_STAFF, "Relevés mensuels", "redemption.statements",

@@ -180,9 +180,29 @@ def make_order(session: Session, sponsor: Organisation, booklets: int = 3, **opt
     return order
 
 
+BENEFICIARY_KEY = b"tests-beneficiary-key"
+
+
+def person(ref: str, born: date = date(1960, 5, 17)) -> redemption_api.Beneficiary:
+    """A beneficiary's identity as a distributor types it (only its pseudonym is kept)."""
+    return redemption_api.Beneficiary(last_name=f"Bénéficiaire {ref}", first_name="Camille", birth_date=born)
+
+
+def allow(session: Session, order: Order, distributor: Organisation, first: Any = None, last: Any = None):
+    """The sponsor allows this distributor on the order (all its booklets, or a range)."""
+    return redemption_api.allow_distributor(session, ACTOR, order, distributor, first, last)
+
+
+def hand_out(session: Session, distributor: Organisation, booklet, beneficiary=None, ref: str | None = None):
+    """A distribution of `booklet`, first allowing the distributor on its order if the sponsor had not."""
+    if not any(a.distributor_id == distributor.id for a in redemption_api.order_allowances(session, booklet.order)):
+        allow(session, booklet.order, distributor)
+    return redemption_api.record_distribution(session, ACTOR, distributor, booklet,
+                                              beneficiary or person(ref or f"BEN-{booklet.id:04d}"), BENEFICIARY_KEY)
+
+
 def distribute(session: Session, world: World, index: int, ref: str | None = None) -> None:
-    redemption_api.record_distribution(session, ACTOR, world.distributor, world.booklet(index),
-                                       ref or f"BEN-{index:04d}")
+    hand_out(session, world.distributor, world.booklet(index), ref=ref or f"BEN-{index:04d}")
 
 
 def bearer(world: World, name: str = "venue") -> dict[str, str]:
@@ -275,7 +295,7 @@ def two_of_each_kind(session: Session) -> Cast:
     order = make_order(session, orgs["sponsor"][0], booklets=1)
     make_order(session, orgs["sponsor"][1], booklets=1)
     booklet = order.booklets[0]
-    redemption_api.record_distribution(session, ACTOR, orgs["distributor"][0], booklet, "BEN-A")
+    hand_out(session, orgs["distributor"][0], booklet, ref="BEN-A")
     redemption, _ = redemption_api.redeem(session, ACTOR, venue, [booklet.cheques[0].code], "premiers-pas")
     # A statement of A's venue: a cheque redeemed last month, and that month closed.
     last_month = (date.today().replace(day=1) - timedelta(days=1)).replace(day=15)
@@ -290,7 +310,7 @@ def two_of_each_kind(session: Session) -> Cast:
     ids = {"order": order.id, "redemption": redemption.id, "application": application.id, "venue": venue.id,
            "key": key.id, "user": users["venue"].id, "organisation": orgs["venue"][0].id,
            "sponsor_organisation": orgs["sponsor"][0].id, "statement": statement.id,
-           "open_venue": imported_venue(session).id}
+           "open_venue": imported_venue(session).id, "booklet": booklet.id}
     return Cast(users=users, ids=ids, tokens={"venue": token, "venue_b": token_b})
 
 

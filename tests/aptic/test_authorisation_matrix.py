@@ -74,6 +74,14 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     # distributor tools
     ("GET", "/pass/distribution", "redemption.distribution"):    (L, 403, 403, 403, 200, 200, 403, 403),
     ("POST", "/pass/distribution", "redemption.distribution"):   (L, 403, 403, 403, 404, 404, 403, 403),
+    ("GET", "/pass/distribution/remises", "redemption.distributing.handed_out_page"): (L, 403, 403, 403, 200, 200, 403, 403),
+    # A's booklet has a cheque used: its distributor may not undo (409); another distributor is refused (403)
+    ("POST", "/pass/distribution/remises/{booklet}/annuler", "redemption.distributing.undo"): (L, 403, 403, 403, 409, 403, 403, 403),
+    ("POST", "/pass/commandes/{order}/aiguilleurs", "redemption.distributing.allow"): (L, 422, 422, 403, 403, 403, 403, 403),
+    # the venue operator was never allowed on A's order: nothing to withdraw (404)
+    ("POST", "/pass/commandes/{order}/aiguilleurs/{organisation}/retirer", "redemption.distributing.revoke"): (L, 404, 404, 403, 403, 403, 403, 403),
+    ("GET", "/pass/droit-d-encaisser", "redemption.distributing.redeeming_right"): (L, 200, 403, 403, 403, 403, 403, 403),
+    ("POST", "/pass/droit-d-encaisser", "redemption.distributing.redeeming_right"): (L, 422, 403, 403, 403, 403, 403, 403),
     # venue tools: its own venues only
     ("GET", "/pass/scanner", "redemption.scan"):                 (L, 403, 403, 403, 403, 403, 200, 200),
     ("POST", "/pass/scanner", "redemption.scan"):                (L, 403, 403, 403, 403, 403, 422, 422),

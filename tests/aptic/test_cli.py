@@ -87,3 +87,31 @@ def test_users_and_api_keys(demo_app):
     assert user.exit_code == 0, user.output
     key = json.loads(run(demo_app, "api-keys", "create", "--organisation", str(created["id"]), "--json").output)
     assert key["token"].startswith(f"aptic_{key['prefix']}_")
+
+
+def test_the_demo_distributor_hands_out_a_booklet_in_the_browser(demo_app):
+    from directory.demo import DEMO_PASSWORD
+    from redemption.models import BeneficiaryClaim, Booklet, DistributionAllowance
+    from tests.builders import csrf_token_from, sign_in
+
+    engine = make_engine(demo_app.config["DATABASE_URL"])
+    with engine.connect() as connection:
+        order_id = connection.scalar(select(func.min(DistributionAllowance.order_id)))
+        free = connection.scalars(select(Booklet.number).where(Booklet.order_id == order_id,
+                                                               Booklet.distributed_at.is_(None))
+                                  .order_by(Booklet.sequence).limit(2)).all()
+        # Seeded distributions carry pseudonyms, one claim each.
+        claims = connection.scalar(select(func.count()).select_from(BeneficiaryClaim))
+        distributed = connection.scalar(select(func.count()).select_from(Booklet).where(Booklet.distributed_at.is_not(None)))
+    engine.dispose()
+    assert claims == distributed > 0 and len(free) == 2
+    client = demo_app.test_client()
+    assert sign_in(client, "aiguilleur@aptic.demo", DEMO_PASSWORD).status_code == 302
+    page = client.get("/pass/distribution").get_data(as_text=True)
+    person = {"nom": "Martin", "prenom": "Léa", "date_naissance": "1948-03-02", "csrf_token": csrf_token_from(page)}
+    done = client.post("/pass/distribution", data={**person, "booklet": free[0]})
+    assert done.status_code == 201, done.get_data(as_text=True)
+    again = client.post("/pass/distribution", data={**person, "nom": "MARTIN", "prenom": "lea", "booklet": free[1]})
+    assert again.status_code == 409 and 'data-code="beneficiary_already_served"' in again.get_data(as_text=True)
+    history = client.get("/pass/distribution/remises").get_data(as_text=True)
+    assert f'data-booklet="{free[0]}"' in history and 'data-action="undo"' in history

@@ -156,10 +156,10 @@ def test_a_nul_byte_in_distribution_or_an_oversized_upload_is_a_clear_4xx(client
     sign_in(client, cast.users["distributor"].email)
     token = csrf_token_from(client.get("/pass/distribution").get_data(as_text=True))
     response = client.post("/pass/distribution", data={"csrf_token": token, "booklet": "AB12",
-                                                        "beneficiary_ref": "BEN\x00-1"},
+                                                        "nom": "BEN\x00-1"},
                            headers={"Accept": "application/json"})
     assert response.status_code == 400
-    assert response.get_json()["error"]["field"] == "beneficiary_ref"
+    assert response.get_json()["error"]["field"] == "nom"
     client.post("/deconnexion", data={"csrf_token": token})
     sign_in(client, cast.users["venue"].email)
     page = client.get(f"/qualification/dossiers/{cast.ids['application']}").get_data(as_text=True)

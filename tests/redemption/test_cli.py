@@ -56,8 +56,10 @@ def test_order_to_statement_through_the_cli(committed_database_url, tmp_path):
     printed = run(app, "orders", "print", order["id"], "--out", tmp_path / "carnets.pdf", "--json")
     assert printed["pages"] == 4 and (tmp_path / "carnets.pdf").stat().st_size > 1000
     booklet = listing[0]["booklet"]
+    allowed = run(app, "orders", "allow-distributor", order["id"], "--distributor", distributor["id"], "--json")
+    assert allowed["first"] is None and allowed["distributor_id"] == distributor["id"]
     run(app, "distributions", "record", "--booklet", booklet, "--distributor", distributor["id"],
-        "--beneficiary", "DOSSIER-42", "--json")
+        "--nom", "Dupont", "--prenom", "Marie", "--date-naissance", "1950-07-14", "--json")
 
     client = app.test_client()
     response = client.post("/api/v1/redemptions", json={"codes": [listing[0]["printed"], listing[1]["printed"]],

@@ -10,7 +10,7 @@ from directory.errors import DomainError
 from directory.models import VenueStatus
 from redemption import api, invoices
 from redemption.models import Statement
-from tests.builders import ACTOR, distribute
+from tests.builders import ACTOR, distribute, hand_out
 
 AFTER_ALL = datetime(2030, 1, 1, tzinfo=UTC)
 AUGUST, SEPTEMBER, OCTOBER, NOVEMBER, DECEMBER = (date(2026, month, 1) for month in (8, 9, 10, 11, 12))
@@ -103,7 +103,7 @@ def test_worked_example_order_deliveries_statements_and_invoices(session, world)
     session.refresh(order)
     first, second = order.booklets[0], order.booklets[1]
     for index, booklet in enumerate((first, second)):
-        api.record_distribution(session, ACTOR, world.distributor, booklet, f"EX-{index}")
+        hand_out(session, world.distributor, booklet, ref=f"EX-{index}")
     codes = [[cheque.code for cheque in booklet.cheques] for booklet in (first, second)]
     # Deliveries: 10 Aug two cheques, 20 Aug one cheque, 5 Oct two cheques, all at Bordeaux.
     api.redeem(session, ACTOR, world.venue, codes[0][0:2], "premiers-pas", now=datetime(2026, 8, 10, 9, tzinfo=UTC))

@@ -6,7 +6,7 @@ from directory import api as directory_api
 from directory.models import Role
 from redemption import codes
 from redemption.models import Redemption
-from tests.builders import ACTOR, PASSWORD, csrf_token_from, distribute, sign_in, venue_user
+from tests.builders import ACTOR, PASSWORD, allow, csrf_token_from, distribute, sign_in, venue_user
 
 
 def scan(client, venue, code, service="premiers-pas", code2="", two=False):
@@ -73,17 +73,19 @@ def test_scan_page_is_for_venue_staff_only(client, session, world):
 def test_a_distributor_records_a_handover_on_the_web(client, session, world):
     user = directory_api.create_user(session, ACTOR, email="ccas@bordeaux.fr", full_name="Aiguilleur", password=PASSWORD)
     directory_api.add_membership(session, ACTOR, user, world.distributor, Role.DISTRIBUTOR)
+    allow(session, world.order, world.distributor)
     sign_in(client, "ccas@bordeaux.fr")
     token = csrf_token_from(client.get("/pass/distribution").get_data(as_text=True))
     number = world.booklet(0).number
-    done = client.post("/pass/distribution", data={"csrf_token": token, "booklet": number, "beneficiary_ref": "DOSSIER-7"})
+    marie = {"nom": "Dupont", "prenom": "Marie", "date_naissance": "1950-07-14"}
+    done = client.post("/pass/distribution", data={"csrf_token": token, "booklet": number, **marie})
     assert done.status_code == 201 and f"Carnet n° {number} remis" in done.get_data(as_text=True)
     session.refresh(world.booklet(0))
-    assert world.booklet(0).distributor_id == world.distributor.id and world.booklet(0).beneficiary_ref == "DOSSIER-7"
-    again = client.post("/pass/distribution", data={"csrf_token": token, "booklet": number, "beneficiary_ref": "DOSSIER-8"})
+    assert world.booklet(0).distributor_id == world.distributor.id and "Dupont" not in done.get_data(as_text=True)
+    again = client.post("/pass/distribution", data={"csrf_token": token, "booklet": number, **marie, "prenom": "Jean"})
     assert again.status_code == 409 and 'data-code="already_distributed"' in again.get_data(as_text=True)
-    named = client.post("/pass/distribution", data={"csrf_token": token, "booklet": world.booklet(1).number,
-                                                    "beneficiary_ref": "marie@exemple.fr"})
-    assert named.status_code == 422
+    unnamed = client.post("/pass/distribution", data={"csrf_token": token, "booklet": world.booklet(1).number,
+                                                      **marie, "nom": " "})
+    assert unnamed.status_code == 422 and 'data-code="required"' in unnamed.get_data(as_text=True)
     session.refresh(world.booklet(1))
     assert world.booklet(1).distributed_at is None
