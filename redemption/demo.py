@@ -60,7 +60,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
         order = create_order(
             session, actor, sponsor, booklets=60, vintage=today.year,
             territories=[{"level": "region", "code": code} for code in sorted(regions)],
-            cofunder="État" if number == 0 else None, cofunding_percent=50 if number == 0 else 0, today=today,
+            today=today,
             minimum_exception="Démonstration : commande réduite",
         )
         confirm_order(session, actor, order)
