@@ -349,3 +349,13 @@ def cofunding_application(session: Session, call, lead: Organisation, kind: str 
     if submit:
         applications.submit(session, ACTOR, application)
     return application
+
+
+def add_cofunding(session: Session, cast: Cast) -> None:
+    """An open call and a draft application of sponsor A to it, in `cast.ids` as `call` and `cofunding_application`."""
+    from redemption import applications
+
+    call = make_call(session)
+    sponsor = session.get(Organisation, cast.ids["sponsor_organisation"])
+    application = applications.create_application(session, ACTOR, call, sponsor, "departement")
+    cast.ids.update(call=call.id, cofunding_application=application.id)
