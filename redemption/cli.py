@@ -236,3 +236,8 @@ def fee_rules_set(kind: str, value: int, valid_from, as_json: bool) -> None:
 
 
 commands = [sponsors, orders, booklets, distributions, statements, fee_rules]
+
+# `aptic cofunding …` (calls for projects, applications, follow-up) lives in its own module.
+from redemption.cofunding_cli import commands as cofunding_commands  # noqa: E402
+
+commands += cofunding_commands

@@ -22,6 +22,7 @@ from directory.models import (
     VenueStatus,
 )
 from redemption import codes as cheque_codes
+from redemption.cofunding_demo import seed_cofunding
 from redemption.models import (
     CHEQUE_MACHINE,
     MAX_CHEQUES_PER_SERVICE,
@@ -73,6 +74,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
     while month < today.replace(day=1):
         close_month(session, actor, month, now=now)
         month = (month + timedelta(days=32)).replace(day=1)
+    seed_cofunding(session, actor, echo)  # a State call for projects covering the first order
     if demo_key is not None:
         sample = session.execute(
             select(Cheque.code, Booklet.number).join(Booklet, Booklet.id == Cheque.booklet_id)

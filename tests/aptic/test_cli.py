@@ -87,3 +87,15 @@ def test_users_and_api_keys(demo_app):
     assert user.exit_code == 0, user.output
     key = json.loads(run(demo_app, "api-keys", "create", "--organisation", str(created["id"]), "--json").output)
     assert key["token"].startswith(f"aptic_{key['prefix']}_")
+
+
+def test_demo_seeds_a_state_call_with_an_accepted_and_a_refused_application(demo_app):
+    assert "Cofinancement : appel n°" in demo_app.demo_output and "refusée" in demo_app.demo_output
+    result = CliRunner().invoke(cli, ["cofunding", "calls", "list", "--json"], obj=_script_info(demo_app))
+    (call,) = json.loads(result.output)["calls"]
+    assert (call["funder"], call["share_bp"], call["envelope_cents"]) == ("État", 5_000, 1_500_000_000)
+    assert call["committed_cents"] == 300_000  # 50 % of the Gironde's 6 000 € demo order
+    report = json.loads(CliRunner().invoke(cli, ["cofunding", "follow-up", str(call["id"]), "--json"],
+                                           obj=_script_info(demo_app)).output)
+    assert report["totals"]["committed_cents"] == 300_000 and report["totals"]["redeemed_cents"] > 0
+    assert [row["name"] for row in report["by_departement"]] == ["Gironde"]
