@@ -81,25 +81,25 @@ def orders() -> None:
 @click.option("--territory", "territories", multiple=True, required=True,
               help="Territoire d'usage niveau:code (region:75, departement:33, epci:…, commune:33063) ; répétable.")
 @click.option("--level", "levels", type=click.IntRange(1, 3), multiple=True, help="Niveau du référentiel autorisé ; répétable.")
-@click.option("--cofunder", help="Cofinanceur (ex. État).")
-@click.option("--cofunding-percent", type=int, default=0, show_default=True)
 @click.option("--distribution-required/--no-distribution-required", default=True, show_default=True,
               help="Refuser les chèques d'un carnet non distribué.")
 @click.option("--minimum-exception", help="Motif de l'exception accordée par APTIC à une première commande sous le minimum.")
 @JSON_OPTION
 @with_appcontext
 def orders_create(sponsor_id: int, booklets: int, cheques_per_booklet: int, value_cents: int, vintage: int | None,
-                  expires, territories: tuple[str, ...], levels: tuple[int, ...], cofunder: str | None,
-                  cofunding_percent: int, distribution_required: bool, minimum_exception: str | None,
+                  expires, territories: tuple[str, ...], levels: tuple[int, ...],
+                  distribution_required: bool, minimum_exception: str | None,
                   as_json: bool) -> None:
-    """Crée une commande (brouillon) ; les frais APTIC sont calculés selon la règle en vigueur."""
+    """Crée une commande (brouillon) ; les frais APTIC sont calculés selon la règle en vigueur.
+
+    Un cofinancement (appel à projets de l'État) passe par une candidature : `aptic cofunding applications cover`."""
     with command_unit_of_work() as session:
         sponsor = directory_api.get_organisation(session, sponsor_id)
         order = create_order(
             session, cli_actor(), sponsor, booklets=booklets, vintage=vintage,
             expires_on=expires.date() if expires else None, territories=list(territories),
             cheques_per_booklet=cheques_per_booklet, cheque_value_cents=value_cents, allowed_levels=list(levels),
-            cofunder=cofunder, cofunding_percent=cofunding_percent, requires_distribution=distribution_required,
+            requires_distribution=distribution_required,
             minimum_exception=minimum_exception,
         )
         payload = order_summary(order)
@@ -340,3 +340,8 @@ def fee_rules_set(kind: str, value: int, valid_from, as_json: bool) -> None:
 
 
 commands = [sponsors, orders, booklets, distributions, redeeming_right, statements, fee_rules]
+
+# `aptic cofunding …` (calls for projects, applications, follow-up) lives in its own module.
+from redemption.cofunding_cli import commands as cofunding_commands  # noqa: E402
+
+commands += cofunding_commands

@@ -25,6 +25,7 @@ from directory.models import (
 from redemption import codes as cheque_codes
 from redemption.allowances import allow_distributor
 from redemption.beneficiaries import Beneficiary, platform_key
+from redemption.cofunding_demo import seed_cofunding
 from redemption.models import (
     CHEQUE_MACHINE,
     MAX_CHEQUES_PER_SERVICE,
@@ -65,7 +66,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
         order = create_order(
             session, actor, sponsor, booklets=60, vintage=today.year,
             territories=[{"level": "region", "code": code} for code in sorted(regions)],
-            cofunder="État" if number == 0 else None, cofunding_percent=50 if number == 0 else 0, today=today,
+            today=today,
             minimum_exception="Démonstration : commande réduite",
         )
         confirm_order(session, actor, order)
@@ -83,6 +84,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
     while month < today.replace(day=1):
         close_month(session, actor, month, now=now)
         month = (month + timedelta(days=32)).replace(day=1)
+    seed_cofunding(session, actor, echo)  # a State call for projects covering the first order
     if demo_key is not None:
         sample = session.execute(
             select(Cheque.code, Booklet.number).join(Booklet, Booklet.id == Cheque.booklet_id)

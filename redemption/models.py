@@ -135,9 +135,14 @@ class Order(Base):
         CheckConstraint("face_value_cents = booklet_count * cheques_per_booklet * cheque_value_cents",
                         name="face_value_consistent"),
         CheckConstraint("fee_cents >= 0", name="fee_not_negative"),
-        CheckConstraint("cofunding_percent BETWEEN 0 AND 100", name="cofunding_percent_range"),
+        # Co-funding (redemption/shares.py): the funder's and the sponsor's shares make up the face value.
+        CheckConstraint("funder_share_cents >= 0 AND sponsor_share_cents >= 0", name="shares_not_negative"),
+        CheckConstraint("funder_share_cents + sponsor_share_cents = face_value_cents", name="shares_add_up"),
+        CheckConstraint("funder_share_bp BETWEEN 0 AND 10000", name="funder_share_range"),
+        CheckConstraint("application_id IS NOT NULL OR funder_share_cents = 0", name="funder_share_needs_application"),
         CheckConstraint("vintage BETWEEN 2000 AND 2999", name="vintage_range"),
         Index("ix_pass_order_sponsor_id", "sponsor_id"),
+        Index("ix_pass_order_application_id", "application_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -155,8 +160,12 @@ class Order(Base):
     territories: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     # referential levels allowed (1, 2, 3); empty means every level
     allowed_levels: Mapped[list[int]] = mapped_column(JSON, default=list)
-    cofunder: Mapped[str | None] = mapped_column(String(200))
-    cofunding_percent: Mapped[int] = mapped_column(Integer, default=0)
+    # The co-funding application covering the order (redemption/applications.py); its shares are set when the
+    # application is accepted, until then the sponsor's share is the whole face value.
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("cofunding_application.id", ondelete="RESTRICT"))
+    funder_share_bp: Mapped[int] = mapped_column(Integer, default=0)
+    funder_share_cents: Mapped[int] = mapped_column(Integer, default=0)
+    sponsor_share_cents: Mapped[int] = mapped_column(Integer)
     requires_distribution: Mapped[bool] = mapped_column(default=True)
     # Staff's reason for accepting a first order on a territory below the minimum amount.
     minimum_exception: Mapped[str | None] = mapped_column(String(500))
@@ -165,6 +174,7 @@ class Order(Base):
     issued_at: Mapped[datetime | None]
 
     sponsor: Mapped[Organisation] = relationship()
+    application: Mapped[CofundingApplication | None] = relationship()
     booklets: Mapped[list[Booklet]] = relationship(back_populates="order", order_by="Booklet.sequence")
 
 
@@ -393,3 +403,7 @@ class RedemptionCheque(Base):
     redemption: Mapped[Redemption] = relationship(back_populates="lines")
     cheque: Mapped[Cheque] = relationship()
 
+
+
+# Co-funding tables (calls, applications), in their own module; imported here so the schema knows them.
+from redemption.cofunding_models import CofundingApplication  # noqa: E402

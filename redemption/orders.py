@@ -119,13 +119,14 @@ def create_order(
     cheques_per_booklet: int = 10,
     cheque_value_cents: int = 1000,
     allowed_levels: list[int] | tuple[int, ...] = (),
-    cofunder: str | None = None,
-    cofunding_percent: int = 0,
     requires_distribution: bool = True,
     minimum_exception: str | None = None,
     today: date | None = None,
 ) -> Order:
-    """A draft order. `minimum_exception` is staff's reason for a first order below the minimum amount."""
+    """A draft order. `minimum_exception` is staff's reason for a first order below the minimum amount.
+
+    Co-funding is no longer a free-text co-funder and percentage: a co-funding application covers the order
+    (`applications.cover_order`) and its acceptance records the shares."""
     today = today or paris_date(utcnow())
     if not sponsor.is_sponsor:
         raise InvalidInput(f"L'organisation « {sponsor.name} » n'est pas commanditaire.", field="sponsor",
@@ -137,12 +138,6 @@ def create_order(
     levels = sorted(set(allowed_levels or ()))
     if any(level not in (1, 2, 3) for level in levels):
         raise InvalidInput("Les niveaux autorisés sont 1, 2 et 3.", field="allowed_levels", code="invalid_level")
-    if isinstance(cofunding_percent, bool) or not isinstance(cofunding_percent, int) or not 0 <= cofunding_percent <= 100:
-        raise InvalidInput("La part cofinancée est un pourcentage entier entre 0 et 100.", field="cofunding_percent",
-                           code="invalid_cofunding")
-    cofunder = (cofunder or "").strip() or None
-    if cofunding_percent and not cofunder:
-        raise InvalidInput("Indiquez le cofinanceur (ex. État).", field="cofunder", code="required")
     face_value = booklets * cheques_per_booklet * cheque_value_cents
     cleaned_territories = _clean_territories(session, territories)
     minimum_exception = (minimum_exception or "").strip()[:500] or None
@@ -160,8 +155,7 @@ def create_order(
         expires_on=expires_on,
         territories=cleaned_territories,
         allowed_levels=levels,
-        cofunder=cofunder,
-        cofunding_percent=cofunding_percent,
+        sponsor_share_cents=face_value,  # all the sponsor's until an accepted co-funding application covers it
         requires_distribution=requires_distribution,
         minimum_exception=minimum_exception,
     )
@@ -193,8 +187,11 @@ def order_summary(order: Order) -> dict[str, Any]:
         "expires_on": order.expires_on.isoformat(),
         "territories": order.territories,
         "allowed_levels": order.allowed_levels,
-        "cofunder": order.cofunder,
-        "cofunding_percent": order.cofunding_percent,
+        # Co-funding (redemption/shares.py): the application covering the order and who pays what.
+        "application_id": order.application_id,
+        "funder_share_bp": order.funder_share_bp,
+        "funder_share_cents": order.funder_share_cents,
+        "sponsor_share_cents": order.sponsor_share_cents,
         "requires_distribution": order.requires_distribution,
         "minimum_exception": order.minimum_exception,
     }

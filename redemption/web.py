@@ -391,3 +391,7 @@ def statement_csv(statement_id: int) -> Response:
     body = invoices.statement_csv(request_session(), statement, invoices.Issuer.from_config(current_app.config))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="releve-{statement.number}.csv"'})
+
+
+# State co-funding pages and API (calls, applications, follow-up) join these blueprints from their own module.
+from redemption import cofunding_web  # noqa: E402,F401

@@ -327,3 +327,55 @@ def imported_venue(session: Session, point=CAHORS, name: str = "Espace public nu
     """A candidate venue as the open-data import leaves it: no structure, no application."""
     fields = {**site_fields(point, name=name), "source": "data.inclusion"}
     return directory_api.create_venue(session, ACTOR, fields)
+
+
+# --- Co-funding: a State call for projects, territorial authorities applying ---------------------
+
+def make_call(session: Session, envelope_cents: int = 1_500_000_000, share_bp: int = 5_000, **options):
+    """An open 2020-style call of the State (15 M€, 50 %) whose period includes today."""
+    from redemption import calls
+
+    options.setdefault("opens_on", date.today() - timedelta(days=30))
+    options.setdefault("closes_on", date.today() + timedelta(days=30))
+    return calls.create_call(session, ACTOR, name=options.pop("name", "Appel à projets pass numérique 2020"),
+                             envelope_cents=envelope_cents, share_bp=share_bp, **options)
+
+
+def authority(session: Session, name: str, code_insee: str = "33063") -> Organisation:
+    """A territorial authority that sponsors passes."""
+    return redemption_api.create_sponsor(session, ACTOR, name=name, legal_form="collectivite",
+                                         siret=fake_siret(random.Random(next(_numbers) * 104729)), code_insee=code_insee)
+
+
+def complete_file(session: Session, application, publics: tuple[int, int] = (500, 500)):
+    from redemption import applications
+
+    return applications.update_file(
+        session, ACTOR, application, priority_publics=publics[0], precarity_publics=publics[1],
+        how_to_reach="Par les CCAS et les missions locales", area=["departement:33"],
+        structuring="Réseau départemental des médiateurs, formation des aidants", european_funds="FEDER : aucun",
+        partners="CAF, France Travail", budget_cents=30_000_000, budget_notes="Pass 200 000 €, animation 100 000 €")
+
+
+def cofunding_application(session: Session, call, lead: Organisation, kind: str = "departement", partners=(),
+                          orders=(), submit: bool = True):
+    """An application with a complete file covering `orders`, submitted unless told otherwise."""
+    from redemption import applications
+
+    application = applications.create_application(session, ACTOR, call, lead, kind, list(partners))
+    complete_file(session, application)
+    for order in orders:
+        applications.cover_order(session, ACTOR, application, order)
+    if submit:
+        applications.submit(session, ACTOR, application)
+    return application
+
+
+def add_cofunding(session: Session, cast: Cast) -> None:
+    """An open call and a draft application of sponsor A to it, in `cast.ids` as `call` and `cofunding_application`."""
+    from redemption import applications
+
+    call = make_call(session)
+    sponsor = session.get(Organisation, cast.ids["sponsor_organisation"])
+    application = applications.create_application(session, ACTOR, call, sponsor, "departement")
+    cast.ids.update(call=call.id, cofunding_application=application.id)

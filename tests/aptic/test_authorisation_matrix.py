@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from aptic import create_app
 from directory.models import Venue
-from tests.builders import PASSWORD, two_of_each_kind
+from tests.builders import PASSWORD, add_cofunding, two_of_each_kind
 
 ROLES = ("anonymous", "staff", "sponsor", "sponsor_b", "distributor", "distributor_b", "venue", "venue_b")
 L = 302  # anonymous sent to the sign-in page
@@ -66,6 +66,22 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/pass/commandes/{order}/rapport.csv", "redemption.order_report_csv"): (L, 200, 200, 403, 403, 403, 403, 403),
     # printing the booklets (their cheque codes): APTIC staff only
     ("GET", "/pass/commandes/{order}/carnets.pdf", "redemption.order_booklets_pdf"): (L, 200, 403, 403, 403, 403, 403, 403),
+    # State co-funding: sponsors apply and follow their own applications; staff (for the funder) open, close, decide.
+    # Staff closes A's call first (roles run in order), so A's submission then meets `call_not_open` (409).
+    ("GET", "/pass/appels", "redemption.cofunding_calls"):       (L, 200, 200, 200, 403, 403, 403, 403),
+    ("POST", "/pass/appels", "redemption.cofunding_calls"):      (L, 422, 403, 403, 403, 403, 403, 403),
+    ("GET", "/pass/appels/{call}", "redemption.cofunding_call"): (L, 200, 200, 200, 403, 403, 403, 403),
+    ("GET", "/pass/appels/{call}/suivi.csv", "redemption.cofunding_call_csv"): (L, 200, 200, 200, 403, 403, 403, 403),
+    ("POST", "/pass/appels/{call}/cloture", "redemption.cofunding_close_call"): (L, 302, 403, 403, 403, 403, 403, 403),
+    ("POST", "/pass/appels/{call}/candidatures", "redemption.cofunding_apply"): (L, 403, 422, 422, 403, 403, 403, 403),
+    ("GET", "/pass/candidatures/{cofunding_application}", "redemption.cofunding_application"): (L, 200, 200, 403, 403, 403, 403, 403),
+    ("POST", "/pass/candidatures/{cofunding_application}", "redemption.cofunding_application"): (L, 403, 302, 403, 403, 403, 403, 403),
+    ("POST", "/pass/candidatures/{cofunding_application}/depot", "redemption.cofunding_submit"): (L, 403, 409, 403, 403, 403, 403, 403),
+    ("POST", "/pass/candidatures/{cofunding_application}/decision", "redemption.cofunding_decide"): (L, 422, 403, 403, 403, 403, 403, 403),
+    ("GET", "/api/v1/cofunding/calls", "redemption_api.api_cofunding_calls"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/cofunding/calls/{call}/follow-up", "redemption_api.api_cofunding_follow_up"): (401, 200, 200, 200, 403, 403, 403, 403),
+    ("GET", "/api/v1/cofunding/applications/{cofunding_application}", "redemption_api.api_cofunding_application"): (401, 200, 200, 403, 403, 403, 403, 403),
+    ("POST", "/api/v1/cofunding/applications/{cofunding_application}/decision", "redemption_api.api_cofunding_decide"): (401, 422, 403, 403, 403, 403, 403, 403),
     # venue statements: venue staff see their venues' (another operator's is unknown to them), staff see all
     ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
     ("GET", "/pass/releves/{statement}", "redemption.statement_detail"): (L, 200, 403, 403, 403, 403, 200, 404),
@@ -154,6 +170,7 @@ def _client(app: Flask, role: str, cast) -> FlaskClient:
 
 def test_every_role_reaches_exactly_its_routes(matrix_app: Flask, session: Session) -> None:
     cast = two_of_each_kind(session)
+    add_cofunding(session, cast)
     session.get(Venue, cast.ids["venue"]).published = True
     session.commit()
     observed: dict[tuple[str, str, str], list[int]] = {}

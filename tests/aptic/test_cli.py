@@ -115,3 +115,15 @@ def test_the_demo_distributor_hands_out_a_booklet_in_the_browser(demo_app):
     assert again.status_code == 409 and 'data-code="beneficiary_already_served"' in again.get_data(as_text=True)
     history = client.get("/pass/distribution/remises").get_data(as_text=True)
     assert f'data-booklet="{free[0]}"' in history and 'data-action="undo"' in history
+
+
+def test_demo_seeds_a_state_call_with_an_accepted_and_a_refused_application(demo_app):
+    assert "Cofinancement : appel n°" in demo_app.demo_output and "refusée" in demo_app.demo_output
+    result = CliRunner().invoke(cli, ["cofunding", "calls", "list", "--json"], obj=_script_info(demo_app))
+    (call,) = json.loads(result.output)["calls"]
+    assert (call["funder"], call["share_bp"], call["envelope_cents"]) == ("État", 5_000, 1_500_000_000)
+    assert call["committed_cents"] == 300_000  # 50 % of the Gironde's 6 000 € demo order
+    report = json.loads(CliRunner().invoke(cli, ["cofunding", "follow-up", str(call["id"]), "--json"],
+                                           obj=_script_info(demo_app)).output)
+    assert report["totals"]["committed_cents"] == 300_000 and report["totals"]["redeemed_cents"] > 0
+    assert [row["name"] for row in report["by_departement"]] == ["Gironde"]

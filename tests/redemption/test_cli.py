@@ -44,7 +44,7 @@ def test_order_to_statement_through_the_cli(committed_database_url, tmp_path):
                                      "--territory", "departement:33"], obj=ScriptInfo(create_app=lambda: app))
     assert below.exit_code == 1 and "20\u202f000,00\xa0€" in below.output and "order_below_minimum" in below.output
     order = run(app, "orders", "create", "--sponsor", sponsor["id"], "--booklets", 2, "--expires", expires,
-                "--territory", "departement:33", "--cofunder", "État", "--cofunding-percent", 50,
+                "--territory", "departement:33",
                 "--minimum-exception", "Expérimentation sur un quartier", "--json")
     assert order["minimum_exception"] == "Expérimentation sur un quartier"
     assert order["vintage"] == date.today().year + 1

@@ -20,7 +20,7 @@ STAFF_EXCEPTION = {"minimum_exception": "commande de test"}  # these small order
 def test_order_lifecycle_amounts_and_audit(session, world):
     order = api.create_order(session, ACTOR, world.sponsor, **STAFF_EXCEPTION, booklets=25, expires_on=NEXT_YEAR,
                              territories=["region:75", {"level": "epci", "code": "243300316"}, "commune:33063"],
-                             allowed_levels=[2, 1], cofunder="État", cofunding_percent=50)
+                             allowed_levels=[2, 1])
     assert order.status == OrderStatus.DRAFT
     assert order.face_value_cents == 25 * 10 * 1000 == 250_000
     assert order.fee_cents == 10_000  # 4 % of the face value
@@ -69,8 +69,6 @@ def test_fee_rounds_half_up_in_cents(session, world):
     ({"territories": ["departement:999"]}, "code", "unknown_territory"),
     ({"territories": ["canton:33"]}, "level", "invalid_territory_level"),
     ({"allowed_levels": [4]}, "allowed_levels", "invalid_level"),
-    ({"cofunding_percent": 120}, "cofunding_percent", "invalid_cofunding"),
-    ({"cofunding_percent": 50}, "cofunder", "required"),
 ])
 def test_bad_orders_are_refused_naming_the_field(session, world, changes, field, code):
     fields = {"booklets": 2, "expires_on": NEXT_YEAR, "territories": ["departement:33"], **changes}
