@@ -43,6 +43,10 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/embed", "maps.embed"):                             (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/territoires", "maps.territories"):                 (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/territoires/departement/33", "maps.territory_page"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/accessibilite", "info.accessibility"):             (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/mentions-legales", "info.legal_notices"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/comment-ca-marche", "info.how_it_works"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/comment-ca-marche/lieu", "info.how_it_works_for"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/connexion", "directory.login"):                    (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/connexion", "directory.login"):                   (400, 400, 400, 400, 400, 400, 400, 400),
     # any signed-in user
