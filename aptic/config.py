@@ -63,6 +63,10 @@ def load(instance_path: Path) -> dict[str, Any]:
         # a2 — APTIC's legal identity on the venues' statements (French invoices for its commission and fee).
         "ISSUER_NAME": os.environ.get("APTIC_ISSUER_NAME", "APTIC"),
         "ISSUER_SIRET": os.environ.get("APTIC_ISSUER_SIRET", "à renseigner (APTIC_ISSUER_SIRET)"),
+        "CONTACT_EMAIL": os.environ.get("APTIC_CONTACT_EMAIL", "à renseigner (APTIC_CONTACT_EMAIL)"),
+        "HOSTING_PROVIDER": os.environ.get("APTIC_HOSTING_PROVIDER", "à renseigner (APTIC_HOSTING_PROVIDER)"),
+        "PUBLICATION_DIRECTOR": os.environ.get("APTIC_PUBLICATION_DIRECTOR",
+                                               "à renseigner (APTIC_PUBLICATION_DIRECTOR)"),
         "ISSUER_ADDRESS": os.environ.get("APTIC_ISSUER_ADDRESS", "à renseigner (APTIC_ISSUER_ADDRESS)"),
         # --- hardening (issue 16) ---
         # Reverse proxies in front of the app (hops whose X-Forwarded-* headers are trusted); 0 = none.

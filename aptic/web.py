@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from aptic import security
+from aptic import info_pages, security
 from aptic.schema import DOMAIN_PACKAGES, optional_module
 from directory import basemap, french, params
 from directory.errors import DomainError
@@ -172,6 +172,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(info_pages.bp)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)

@@ -32,7 +32,8 @@ menu_entry(Role.VENUE_STAFF, "Clés d'API de mes lieux", "directory.api_keys",
 class UserForm(FlaskForm):
     email = EmailField("Courriel", validators=[DataRequired("Indiquez le courriel.")],
                        render_kw={"autocomplete": "off"})
-    full_name = StringField("Nom et prénom", validators=[DataRequired("Indiquez le nom."), Length(max=200)])
+    full_name = StringField("Nom et prénom", validators=[DataRequired("Indiquez le nom."), Length(max=200)],
+                            render_kw={"autocomplete": "off"})
     password = PasswordField(f"Mot de passe initial ({accounts.MIN_PASSWORD_LENGTH} caractères au moins)",
                              validators=[DataRequired("Indiquez un mot de passe.")],
                              render_kw={"autocomplete": "new-password"})

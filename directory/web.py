@@ -84,8 +84,10 @@ def role_required(*roles: Role) -> Callable:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Courriel", validators=[DataRequired("Indiquez votre courriel."), Email("Courriel invalide.")])
-    password = PasswordField("Mot de passe", validators=[DataRequired("Indiquez votre mot de passe.")])
+    email = EmailField("Courriel", validators=[DataRequired("Indiquez votre courriel."), Email("Courriel invalide.")],
+                       render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
+    password = PasswordField("Mot de passe", validators=[DataRequired("Indiquez votre mot de passe.")],
+                             render_kw={"autocomplete": "current-password"})
 
 
 class OrganisationForm(FlaskForm):

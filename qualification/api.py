@@ -52,6 +52,7 @@ from qualification.quotas import (
     clear_override,
     compute_quota,
     current_policy,
+    list_overrides,
     set_override,
     set_policy,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "compute_quota",
     "create_application",
     "current_policy",
+    "list_overrides",
     "decide",
     "decisions_of",
     "density_outlines",

@@ -99,12 +99,13 @@ def set_override(session: Session, actor: Actor, *, level: str, code: str, reaso
 
 
 def clear_override(session: Session, actor: Actor, *, level: str, code: str, reason: str) -> None:
+    reason = clean_reason(reason)
     row = session.scalar(select(QuotaOverride).where(QuotaOverride.level == level, QuotaOverride.code == code))
     if row is None:
         raise NotFound("Ce territoire n'a pas de quota fixé à la main.", field="code", code="no_override")
     session.delete(row)
     session.flush()
-    record_audit(session, actor, "quota.override_cleared", "territory", f"{level}:{code}", reason=clean_reason(reason))
+    record_audit(session, actor, "quota.override_cleared", "territory", f"{level}:{code}", reason=reason)
 
 
 def find_territory(session: Session, level: str, code: str) -> Territory:
@@ -113,3 +114,26 @@ def find_territory(session: Session, level: str, code: str) -> Territory:
         raise NotFound(f"Aucun territoire de niveau « {level} » n'a le code « {code} ».", field="code",
                        code="unknown_territory")
     return territory
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    level: str
+    code: str
+    name: str
+    ratio: int | None
+    quota: int | None
+    reason: str
+    actor: str
+    updated_at: datetime | None
+
+
+def list_overrides(session: Session) -> list[OverrideRow]:
+    """Every territory whose quota or ratio was set by hand, with its name, by level then code."""
+    rows = session.execute(
+        select(QuotaOverride, Territory.name)
+        .join(Territory, (Territory.level == QuotaOverride.level) & (Territory.code == QuotaOverride.code), isouter=True)
+        .order_by(QuotaOverride.level, QuotaOverride.code)
+    ).all()
+    return [OverrideRow(o.level, o.code, name or o.code, o.ratio, o.quota, o.reason, o.actor, o.updated_at)
+            for o, name in rows]

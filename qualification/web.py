@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
 from directory import api as directory_api
@@ -13,7 +13,7 @@ from directory.errors import DomainError
 from directory.models import Role
 from directory.navigation import menu_entry
 from directory.web import current_actor, request_session, role_required
-from qualification import api, claim_pages, recommendation_pages
+from qualification import api, claim_pages, quota_pages, recommendation_pages
 from qualification.density_map import density_map
 from qualification.density_table import COLUMNS, density_page, filter_choices
 from qualification.models import (
@@ -26,6 +26,7 @@ bp = Blueprint("qualification", __name__, template_folder="templates", url_prefi
 bp.register_blueprint(claim_pages.bp)
 bp.register_blueprint(recommendation_pages.bp)
 api_bp = recommendation_pages.api_bp
+bp.register_blueprint(quota_pages.bp)
 
 menu_entry(Role.APTIC_STAFF, "Dossiers de qualification", "qualification.back_office",
            "Instruire les candidatures : pièces, coordonnées bancaires, décisions", order=10)
@@ -132,6 +133,21 @@ def add_site(application_id: int) -> Any:
 @login_required
 def application_page(application_id: int) -> Any:
     return render_application(_application_for_user(application_id))
+
+
+@bp.get("/dossiers/<int:application_id>/documents/<int:document_id>")
+@login_required
+def document_file(application_id: int, document_id: int) -> Response:
+    """A supporting document, for staff and the applicant organisation only: downloaded, never shown inline."""
+    application = _application_for_user(application_id)
+    document = next((d for d in application.documents if d.id == document_id), None)
+    path = api.document_path(_storage(), document) if document is not None else None
+    if path is None or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=document.content_type, as_attachment=True,
+                         download_name=document.original_name, conditional=False, etag=False, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/dossiers/<int:application_id>/documents")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import marshmallow
@@ -212,16 +213,27 @@ def scan() -> Any:
         try:
             venue = access.chosen_venue(venues, request.form.get("venue_id"))
             redemption, created = redemptions.redeem(db, current_actor(), venue, codes, request.form.get("service"))
-            result = {"redemption": redemptions.redemption_payload(redemption), "created": created}
+            result = {"redemption": redemptions.redemption_payload(redemption), "created": created,
+                      "at": redemption.created_at}
             status = 201 if created else 200
         except DomainError as refused:
             error, status = refused, refused.status
+    repeat_at = _repeated_here_at(result, error)
     venue = next((v for v in venues if str(v.id) == str(session.get("scan_venue"))), venues[0])
     return render_template(
         "redemption/scan.html", venues=venues, venue=venue, services=services,
         chosen_service=session.get("scan_service", ""), two=session.get("scan_two", False),
-        result=result, error=error, recent=redemptions.recent_redemptions(db, venue),
+        result=result, error=error, repeat_at=repeat_at, recent=redemptions.recent_redemptions(db, venue),
     ), status
+
+
+def _repeated_here_at(result: dict[str, Any] | None, error: DomainError | None) -> datetime | None:
+    """When a scan repeats one this venue already cashed (a retry, or the cheque again): when that was."""
+    if result is not None and not result["created"]:
+        return result["at"]
+    if error is not None and error.code == "already_redeemed" and error.details.get("redeemed_at"):
+        return datetime.fromisoformat(error.details["redeemed_at"])
+    return None
 
 
 @bp.post("/pass/encaissements/<int:redemption_id>/annuler")

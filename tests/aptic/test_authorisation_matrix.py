@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from aptic import create_app
 from directory.models import Venue
-from tests.builders import PASSWORD, add_cofunding, two_of_each_kind
+from qualification import api as qualification_api
+from qualification.models import Application
+from tests.builders import ACTOR, PASSWORD, add_cofunding, two_of_each_kind
 
 ROLES = ("anonymous", "staff", "sponsor", "sponsor_b", "distributor", "distributor_b", "venue", "venue_b")
 L = 302  # anonymous sent to the sign-in page
@@ -50,6 +52,10 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     # no publication in the test instance: the files answer 404 to everyone alike
     ("GET", "/donnees/metadonnees.json", "ingestion.publication_file"): (404, 404, 404, 404, 404, 404, 404, 404),
     ("GET", "/territoires/departement/33", "maps.territory_page"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/accessibilite", "info.accessibility"):             (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/mentions-legales", "info.legal_notices"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/comment-ca-marche", "info.how_it_works"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/comment-ca-marche/lieu", "info.how_it_works_for"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/connexion", "directory.login"):                    (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/connexion", "directory.login"):                   (400, 400, 400, 400, 400, 400, 400, 400),
     # any signed-in user
@@ -107,6 +113,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/redemptions/{redemption}/cancel", "redemption_api.cancel_redemption"): (401, 401, 401, 401, 401, 401, 409, 404),
     # applications: staff, or the applicant organisation
     ("GET", "/qualification/dossiers/{application}", "qualification.application_page"): (L, 200, 403, 403, 403, 403, 200, 403),
+    ("GET", "/qualification/dossiers/{application}/documents/{document}", "qualification.document_file"): (L, 200, 403, 403, 403, 403, 200, 403),
     ("POST", "/qualification/dossiers/{application}/banque", "qualification.bank_details"): (L, 422, 403, 403, 403, 403, 422, 403),
     ("POST", "/qualification/dossiers/{application}/depot", "qualification.submit"): (L, 409, 403, 403, 403, 403, 409, 403),
     ("POST", "/qualification/dossiers/{application}/documents", "qualification.upload_document"): (L, 422, 403, 403, 403, 403, 422, 403),
@@ -123,6 +130,10 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
         (L, 200, 403, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/recommendations?level=1&territory=departement:33&count=2",
      "qualification_api.recommendations_api"): (401, 200, 200, 200, 403, 403, 403, 403),
+    ("GET", "/qualification/quotas/", "qualification.quotas.quotas"): (L, 200, 403, 403, 403, 403, 403, 403),
+    ("POST", "/qualification/quotas/regle", "qualification.quotas.set_policy"): (L, 422, 403, 403, 403, 403, 403, 403),
+    ("POST", "/qualification/quotas/territoires", "qualification.quotas.set_override"): (L, 422, 403, 403, 403, 403, 403, 403),
+    ("POST", "/qualification/quotas/territoires/retirer", "qualification.quotas.clear_override"): (L, 422, 403, 403, 403, 403, 403, 403),
     ("GET", "/signalements", "maps.reports"):                    (L, 200, 403, 403, 403, 403, 403, 403),
     ("GET", "/cartographie/reconstructions", "maps.rebuild_runs"): (L, 200, 403, 403, 403, 403, 403, 403),
     # organisations, accounts, API keys (staff; venue staff for its own keys)
@@ -168,9 +179,12 @@ def _client(app: Flask, role: str, cast) -> FlaskClient:
     return client
 
 
-def test_every_role_reaches_exactly_its_routes(matrix_app: Flask, session: Session) -> None:
+def test_every_role_reaches_exactly_its_routes(matrix_app: Flask, session: Session, tmp_path) -> None:
     cast = two_of_each_kind(session)
     add_cofunding(session, cast)
+    application = session.get(Application, cast.ids["application"])
+    cast.ids["document"] = qualification_api.store_document(
+        session, ACTOR, application, "statutes", "statuts.pdf", b"%PDF-1.4 statuts", tmp_path).id
     session.get(Venue, cast.ids["venue"]).published = True
     session.commit()
     observed: dict[tuple[str, str, str], list[int]] = {}

@@ -1,5 +1,7 @@
 """The venue scan page: a handheld scanner types the code and Enter; big feedback, remembered service."""
 
+import re
+
 from sqlalchemy import select
 
 from directory import api as directory_api
@@ -35,7 +37,16 @@ def test_scan_page_accepts_refuses_and_remembers_the_service(client, session, wo
     assert "Scans du jour" in html and "Annuler" in html
 
     refused = scan(client, world.venue, code, service="demarches-en-ligne")
-    assert refused.status_code == 200 and "Déjà enregistré" in refused.get_data(as_text=True)  # retry, same venue
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "Déjà encaissé ici le " in html  # retry, same venue: orange, not green
+    assert 'class="scan-result repeated"' in html and 'class="scan-result ok"' not in html
+    assert re.search(r"Déjà encaissé ici le \d\d/\d\d/\d{4} à \d\d:\d\d", html)
+    later = scan(client, world.venue, code, code2=world.codes(0)[4], two=True)  # the cheque again, another delivery
+    assert later.status_code == 409 and "Déjà encaissé ici le " in later.get_data(as_text=True)
+    assert 'data-code="already_redeemed"' in later.get_data(as_text=True)
+    no_service = scan(client, world.venue, world.codes(0)[3], service="")
+    assert no_service.status_code == 422 and 'aria-invalid="true"' in no_service.get_data(as_text=True)
+    assert "Indiquez le service rendu" in no_service.get_data(as_text=True)
     refused = scan(client, world.venue, codes.new_code())
     assert refused.status_code == 404
     assert 'data-code="unknown_code"' in refused.get_data(as_text=True) and "Chèque refusé" in refused.get_data(as_text=True)
