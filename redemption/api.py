@@ -34,13 +34,16 @@ from redemption.redemptions import (
 )
 from redemption.redeeming_rights import change_redemption_right
 from redemption.reports import report_csv, sponsor_report
+from redemption.signals import SIGNALS_JOB, compute_signals
+from redemption.statements import SCHEDULED_JOBS as STATEMENT_JOBS
 from redemption.statements import (
-    SCHEDULED_JOBS,
     close_month,
     statement_payload,
     statements_csv,
     statements_for_month,
 )
+
+SCHEDULED_JOBS = [*STATEMENT_JOBS, SIGNALS_JOB]
 
 __all__ = [
     "Beneficiary",
@@ -60,6 +63,7 @@ __all__ = [
     "change_fee_rule",
     "close_month",
     "close_order",
+    "compute_signals",
     "confirm_order",
     "create_order",
     "create_sponsor",

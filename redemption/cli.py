@@ -16,7 +16,7 @@ from directory import api as directory_api
 from directory import french
 from directory.cli import cli_actor, command_unit_of_work, emit
 from directory.models import LegalForm
-from redemption import invoices, printing
+from redemption import invoices, printing, vigilance_cli
 from redemption.covers import public_base_url
 from redemption.booklets import cancel_booklet, get_booklet, order_codes
 from redemption.allowances import allow_distributor, order_allowances, revoke_distributor
@@ -339,7 +339,8 @@ def fee_rules_set(kind: str, value: int, valid_from, as_json: bool) -> None:
     emit(as_json, payload, f"Règle {kind} = {value} à partir du {valid_from:%d/%m/%Y}.")
 
 
-commands = [sponsors, orders, booklets, distributions, redeeming_right, statements, fee_rules]
+commands = [sponsors, orders, booklets, distributions, redeeming_right, statements, fee_rules,
+            *vigilance_cli.commands]
 
 # `aptic cofunding …` (calls for projects, applications, follow-up) lives in its own module.
 from redemption.cofunding_cli import commands as cofunding_commands  # noqa: E402

@@ -348,6 +348,7 @@ class Redemption(Base):
         Index("ix_redemption_venue_created", "venue_id", "created_at"),
         Index("ix_redemption_created_at", "created_at"),
         Index("ix_redemption_statement_id", "statement_id"),
+        Index("ix_redemption_booklet_id", "booklet_id"),  # signals and journeys read a booklet's redemptions
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -403,6 +404,153 @@ class RedemptionCheque(Base):
     redemption: Mapped[Redemption] = relationship(back_populates="lines")
     cheque: Mapped[Cheque] = relationship()
 
+
+
+# ------------------------------------------------------------- vigilance: refused scans, signals, controls
+
+
+class ScanRefusal(Base):
+    """A scan the API refused for a scanner key (unknown code, already redeemed…): what bursts of guessing
+    are counted from. Only the key, the venue, the error code and the time: never the code scanned."""
+
+    __tablename__ = "scan_refusal"
+    __table_args__ = (Index("ix_scan_refusal_actor_created", "actor", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignalKind(enum.StrEnum):
+    HOURLY_VOLUME = "hourly_volume"  # more per hour than a venue's staff could serve
+    UNUSUAL_VOLUME = "unusual_volume"  # a day far above the venue's own usual volume
+    OUTSIDE_HOURS = "outside_hours"  # redeemed while the venue's opening hours say closed
+    FAR_APART = "far_apart"  # one booklet in venues far apart on the same Paris day
+    REFUSAL_BURST = "refusal_burst"  # many refused scans on one key within an hour (guessing)
+    DISTRIBUTOR_CONCENTRATION = "distributor_concentration"  # a venue's redemptions from one distributor's booklets
+    QUICK_AFTER_DISTRIBUTION = "quick_after_distribution"  # redeemed minutes after the booklet was handed out
+
+
+SIGNAL_KIND_LABELS = {
+    SignalKind.HOURLY_VOLUME: "Volume horaire élevé",
+    SignalKind.UNUSUAL_VOLUME: "Volume inhabituel",
+    SignalKind.OUTSIDE_HOURS: "Hors des horaires d'ouverture",
+    SignalKind.FAR_APART: "Un carnet dans des lieux éloignés le même jour",
+    SignalKind.REFUSAL_BURST: "Rafale de scans refusés",
+    SignalKind.DISTRIBUTOR_CONCENTRATION: "Concentration sur un aiguilleur",
+    SignalKind.QUICK_AFTER_DISTRIBUTION: "Encaissé juste après la remise",
+}
+
+
+class SignalStatus(enum.StrEnum):
+    OPEN = "open"
+    JUSTIFIED = "justified"
+    TO_INVESTIGATE = "to_investigate"
+
+
+SIGNAL_STATUS_LABELS = {SignalStatus.OPEN: "ouvert", SignalStatus.JUSTIFIED: "justifié",
+                        SignalStatus.TO_INVESTIGATE: "à instruire"}
+
+SIGNAL_MACHINE = StateMachine(
+    kind="signal",
+    states=SignalStatus,
+    moves={
+        SignalStatus.OPEN: frozenset({SignalStatus.JUSTIFIED, SignalStatus.TO_INVESTIGATE}),
+        # once instructed, a signal may still be found justified; a justified one is closed
+        SignalStatus.TO_INVESTIGATE: frozenset({SignalStatus.JUSTIFIED}),
+        SignalStatus.JUSTIFIED: frozenset(),
+    },
+    labels=SIGNAL_STATUS_LABELS,
+    refusal="Le signal n° {record.id} est « {current} » : il ne peut pas devenir « {target} ».",
+    reason_required=True,
+)
+
+
+class Signal(Base):
+    """A suspicious pattern found in the redemptions, with its rule, its figures and the redemptions behind it.
+
+    `fingerprint` names the pattern (kind, subject, period): computing again updates an open signal
+    instead of adding a second one."""
+
+    __tablename__ = "redemption_signal"
+    __table_args__ = (
+        Index("ix_redemption_signal_status", "status"),
+        Index("ix_redemption_signal_venue_id", "venue_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[SignalKind] = mapped_column(_enum(SignalKind, "signal_kind"))
+    status: Mapped[SignalStatus] = mapped_column(_enum(SignalStatus, "signal_status"), default=SignalStatus.OPEN)
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"))
+    booklet_id: Mapped[int | None] = mapped_column(ForeignKey("booklet.id", ondelete="CASCADE"))
+    actor: Mapped[str | None] = mapped_column(String(200))  # the API key of a burst of refusals
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    rule: Mapped[str] = mapped_column(String(500))
+    explanation: Mapped[str] = mapped_column(String(1000))
+    figures: Mapped[dict] = mapped_column(JSON, default=dict)
+    redemption_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    comment: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    venue: Mapped[Venue | None] = relationship()
+    booklet: Mapped[Booklet | None] = relationship()
+
+
+class ControlStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    PASSED = "passed"
+    FAILED = "failed"
+    WAIVED = "waived"
+
+
+CONTROL_STATUS_LABELS = {ControlStatus.PROPOSED: "proposé", ControlStatus.PASSED: "conforme",
+                         ControlStatus.FAILED: "non conforme", ControlStatus.WAIVED: "abandonné"}
+
+CONTROL_MACHINE = StateMachine(
+    kind="control",
+    states=ControlStatus,
+    moves={
+        ControlStatus.PROPOSED: frozenset({ControlStatus.PASSED, ControlStatus.FAILED, ControlStatus.WAIVED}),
+        ControlStatus.PASSED: frozenset(),
+        ControlStatus.FAILED: frozenset(),
+        ControlStatus.WAIVED: frozenset(),
+    },
+    labels=CONTROL_STATUS_LABELS,
+    refusal="Le contrôle n° {record.id} est « {current} » : il ne peut pas devenir « {target} ».",
+    reason_required=True,
+)
+
+
+class Control(Base):
+    """A control of a qualified venue proposed for a month (documents re-checked, a visit) and its outcome."""
+
+    __tablename__ = "venue_control"
+    __table_args__ = (
+        UniqueConstraint("venue_id", "month"),
+        CheckConstraint("weight >= 1", name="weight_positive"),
+        CheckConstraint("(status = 'proposed') = (outcome_at IS NULL)", name="outcome_recorded"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"))
+    month: Mapped[date]  # first day of the month, Europe/Paris
+    weight: Mapped[int] = mapped_column(Integer)  # 1 + the venue's signals of the last three months
+    signal_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[ControlStatus] = mapped_column(_enum(ControlStatus, "control_status"), default=ControlStatus.PROPOSED)
+    documents_checked: Mapped[bool] = mapped_column(default=False)
+    visited: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str | None] = mapped_column(String(2000))
+    venue_suspended: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome_at: Mapped[datetime | None]
+
+    venue: Mapped[Venue] = relationship()
 
 
 # Co-funding tables (calls, applications), in their own module; imported here so the schema knows them.

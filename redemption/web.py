@@ -166,7 +166,11 @@ def _api_venue(body: dict[str, Any]) -> tuple[Venue, Actor]:
 })
 def create_redemption(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     venue, actor = _api_venue(body)
-    redemption, created = redemptions.redeem(request_session(), actor, venue, body.get("codes"), body.get("service"))
+    try:
+        redemption, created = redemptions.redeem(request_session(), actor, venue, body.get("codes"), body.get("service"))
+    except DomainError as refused:
+        vigilance_web.count_refusal(venue, actor, refused.code)  # bursts of refusals on one key are a signal
+        raise
     return redemptions.redemption_payload(redemption), 201 if created else 200
 
 
@@ -407,3 +411,5 @@ def statement_csv(statement_id: int) -> Response:
 
 # State co-funding pages and API (calls, applications, follow-up) join these blueprints from their own module.
 from redemption import cofunding_web  # noqa: E402,F401
+# Vigilance (signals, controls) and journeys register their routes on the blueprints above.
+from redemption import journeys_web, vigilance_web  # noqa: E402

@@ -379,3 +379,27 @@ def add_cofunding(session: Session, cast: Cast) -> None:
     sponsor = session.get(Organisation, cast.ids["sponsor_organisation"])
     application = applications.create_application(session, ACTOR, call, sponsor, "departement")
     cast.ids.update(call=call.id, cofunding_application=application.id)
+
+
+# --- Vigilance and journeys: redemptions planted at a moment, venue points ---------------------
+
+def plant_redemption(session: Session, venue: Venue, booklet, at: datetime, service: str = "premiers-pas",
+                     cheques: int = 1):
+    """A redemption row as `redeem` writes it, at a chosen moment, without its rules (planted anomalies)."""
+    from redemption.models import Redemption, RedemptionStatus
+
+    (service_record,) = directory_api.services_by_slugs(session, [service])
+    redemption = Redemption(venue_id=venue.id, service_id=service_record.id, booklet_id=booklet.id,
+                            order_id=booklet.order_id, cheque_count=cheques, amount_cents=1000 * cheques,
+                            status=RedemptionStatus.REDEEMED, actor="test", created_at=at)
+    session.add(redemption)
+    session.flush()
+    return redemption
+
+
+def set_venue_point(session: Session, venue: Venue, lon: float, lat: float) -> None:
+    from directory.db import point_wkt
+
+    venue.location = point_wkt(lon, lat)
+    session.flush()
+    session.refresh(venue)

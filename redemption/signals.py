@@ -1,0 +1,549 @@
+"""Suspicious redemptions, explained: rules over the redemptions that flag a venue, a booklet or a scanner key.
+
+Each rule is one SQL aggregate (opening hours are the exception: the OSM grammar is read in Python, one
+day of a venue at a time). A signal keeps its rule, its figures, a French sentence and the redemptions
+behind it; its `fingerprint` (rule, subject, period) makes computing again idempotent. Staff mark a
+signal "justifié" or "à instruire" with a comment, through `SIGNAL_MACHINE`, audited.
+
+Thresholds are settings read from the environment (`APTIC_SIGNAL_*`, see `SignalSettings`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import opening_hours
+from sqlalchemy import Date, Select, case, cast, distinct, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from directory import api as directory_api
+from directory.api import Actor, record_audits
+from directory.db import PARIS_TZ, ScheduledJob, dialect_name, unit_of_work, utcnow
+from directory.errors import InvalidInput, NotFound
+from directory import french
+from directory.geodesy import haversine_m
+from directory.models import Organisation, Venue
+from redemption.models import (
+    MAX_ID,
+    SIGNAL_KIND_LABELS,
+    SIGNAL_MACHINE,
+    SIGNAL_STATUS_LABELS,
+    Booklet,
+    Redemption,
+    RedemptionStatus,
+    ScanRefusal,
+    Signal,
+    SignalKind,
+    SignalStatus,
+)
+
+MAX_REDEMPTIONS_KEPT = 200  # the redemptions behind one signal, as ids (the figures say how many in all)
+NIGHTLY_WINDOW = timedelta(days=2)  # overlapping nights: fingerprints keep one signal per pattern
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    """The thresholds of the rules; each is read from `APTIC_SIGNAL_<NAME>` when set."""
+
+    max_per_hour: int = 8  # redemptions a venue's staff can serve in an hour
+    unusual_factor: float = 4.0  # a day above this many times the venue's usual daily volume…
+    unusual_min_day: int = 15  # …and at least this many redemptions that day
+    baseline_days: int = 56  # the "usual" volume: the daily mean over these days before
+    hours_grace_minutes: int = 30  # a scan this close to an opening period counts as within hours
+    far_apart_km: float = 40.0  # one booklet in venues further apart than this on one day
+    refusals_per_hour: int = 20  # refused scans on one key within an hour (guessing codes)
+    concentration_share: float = 0.9  # a venue's redemptions from one distributor's booklets…
+    concentration_overall_share: float = 0.5  # …when that distributor weighs at most this much overall
+    concentration_min: int = 30  # and the venue has at least this many redemptions over the period
+    profile_days: int = 90  # the period of the two venue-profile rules
+    quick_minutes: int = 15  # redeemed within this many minutes of the booklet's distribution…
+    quick_min: int = 5  # …at least this many times at a venue
+    quick_share: float = 0.5  # …and at least this share of its redemptions
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> SignalSettings:
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            raw = environ.get(f"APTIC_SIGNAL_{setting.name.upper()}")
+            if raw not in (None, ""):
+                values[setting.name] = float(raw) if setting.type == "float" else int(raw)
+        return cls(**values)
+
+
+@dataclass
+class Found:
+    kind: SignalKind
+    fingerprint: str
+    start: datetime
+    end: datetime
+    rule: str
+    explanation: str
+    figures: dict[str, Any]
+    redemption_ids: list[int] = field(default_factory=list)
+    venue_id: int | None = None
+    booklet_id: int | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class ComputeResult:
+    found: int
+    created: int
+    updated: int
+    start: datetime
+    end: datetime
+
+
+# ------------------------------------------------------------------------ dialect helpers
+
+
+def _hour_bucket(session: Session, column: Any) -> Any:
+    """The UTC hour of a time (Paris is a whole number of hours from UTC: the same hours there)."""
+    if dialect_name(session) == "postgresql":
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+def _sqlite_paris_day(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(PARIS_TZ).date().isoformat()
+
+
+def _paris_day(session: Session, column: Any) -> Any:
+    """The Europe/Paris calendar day of a time; SQLite gets the conversion as a function of the connection."""
+    if dialect_name(session) == "postgresql":
+        return cast(func.timezone("Europe/Paris", column), Date)
+    session.connection().connection.driver_connection.create_function(
+        "aptic_paris_day", 1, _sqlite_paris_day, deterministic=True)
+    return func.aptic_paris_day(column)
+
+
+def _minutes_between(session: Session, later: Any, earlier: Any) -> Any:
+    if dialect_name(session) == "postgresql":
+        return func.extract("epoch", later - earlier) / 60
+    return (func.julianday(later) - func.julianday(earlier)) * 1440
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _day(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _paris_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), PARIS_TZ).astimezone(UTC)
+
+
+def _active(start: datetime, end: datetime) -> list[Any]:
+    return [Redemption.status != RedemptionStatus.CANCELLED, Redemption.created_at >= start, Redemption.created_at < end]
+
+
+def _ids(session: Session, query: Select) -> tuple[int, list[int]]:
+    ids = list(session.scalars(query.order_by(Redemption.created_at, Redemption.id)))
+    return len(ids), ids[:MAX_REDEMPTIONS_KEPT]
+
+
+def _venue_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    ids = set(ids)
+    return dict(session.execute(select(Venue.id, Venue.nom).where(Venue.id.in_(ids))).tuples().all()) if ids else {}
+
+
+def _at(moment: datetime) -> str:
+    local = moment.astimezone(PARIS_TZ)
+    return f"{local:%d/%m/%Y} à {local:%H} h {local:%M}"
+
+
+def _n(value: float, digits: int = 0) -> str:
+    return french.number(value, digits)
+
+
+# ---------------------------------------------------------------------------------- rules
+
+
+def _hourly_volume(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
+    bucket = _hour_bucket(session, Redemption.created_at)
+    rows = session.execute(
+        select(Redemption.venue_id, bucket, func.count()).where(*_active(start, end))
+        .group_by(Redemption.venue_id, bucket).having(func.count() > settings.max_per_hour)
+    ).all()
+    names = _venue_names(session, (r[0] for r in rows))
+    found = []
+    for venue_id, hour, count in rows:
+        hour = _utc(hour)
+        _, ids = _ids(session, select(Redemption.id).where(
+            Redemption.venue_id == venue_id, *_active(hour, hour + timedelta(hours=1))))
+        local = hour.astimezone(PARIS_TZ)
+        found.append(Found(
+            SignalKind.HOURLY_VOLUME, f"hourly_volume:venue:{venue_id}:{hour:%Y-%m-%dT%H}", hour,
+            hour + timedelta(hours=1),
+            f"Plus de {settings.max_per_hour} encaissements en une heure dans un lieu (APTIC_SIGNAL_MAX_PER_HOUR).",
+            f"« {names[venue_id]} » a encaissé {count} prestations le {local:%d/%m/%Y} entre {local:%H} h et "
+            f"{(local + timedelta(hours=1)):%H} h, au-delà des {settings.max_per_hour} par heure qu'une équipe peut servir.",
+            {"redemptions": count, "threshold": settings.max_per_hour}, ids, venue_id=venue_id))
+    return found
+
+
+def _unusual_volume(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
+    day = _paris_day(session, Redemption.created_at)
+    baseline_start = start - timedelta(days=settings.baseline_days)
+    rows = session.execute(
+        select(Redemption.venue_id, day, func.count()).where(*_active(baseline_start, end))
+        .group_by(Redemption.venue_id, day)
+    ).all()
+    daily: dict[int, dict[date, int]] = defaultdict(dict)
+    for venue_id, on, count in rows:
+        daily[venue_id][_day(on)] = count
+    first_day = start.astimezone(PARIS_TZ).date()
+    candidates = []
+    for venue_id, days in daily.items():
+        for on, count in days.items():
+            if on < first_day or count < settings.unusual_min_day:
+                continue
+            before = sum(n for d, n in days.items() if on - timedelta(days=settings.baseline_days) <= d < on)
+            usual = before / settings.baseline_days
+            if count > settings.unusual_factor * usual:
+                candidates.append((venue_id, on, count, usual))
+    names = _venue_names(session, (c[0] for c in candidates))
+    found = []
+    for venue_id, on, count, usual in candidates:
+        day_start, day_end = _paris_midnight(on), _paris_midnight(on + timedelta(days=1))
+        _, ids = _ids(session, select(Redemption.id).where(Redemption.venue_id == venue_id, *_active(day_start, day_end)))
+        found.append(Found(
+            SignalKind.UNUSUAL_VOLUME, f"unusual_volume:venue:{venue_id}:{on.isoformat()}", day_start, day_end,
+            f"Une journée à plus de {_n(settings.unusual_factor, 1)} fois le volume quotidien habituel du lieu "
+            f"(moyenne des {settings.baseline_days} jours précédents) et d'au moins {settings.unusual_min_day} encaissements.",
+            f"« {names[venue_id]} » a encaissé {count} prestations le {on:%d/%m/%Y}, contre {_n(usual, 1)} par jour "
+            f"en moyenne sur les {settings.baseline_days} jours précédents.",
+            {"redemptions": count, "usual_per_day": round(usual, 2), "factor": settings.unusual_factor},
+            ids, venue_id=venue_id))
+    return found
+
+
+def _open_periods(venue: Venue, on: date, grace: timedelta) -> list[tuple[datetime, datetime]] | None:
+    hours = directory_api.venue_hours(venue)
+    if hours is None:
+        return None
+    zone = directory_api.venue_timezone(venue)
+    day_start = datetime.combine(on, time(), zone)
+    periods = []
+    for period_start, period_end, state, _ in hours.intervals(day_start - grace, day_start + timedelta(days=1) + grace):
+        if state == opening_hours.State.OPEN:
+            periods.append((_utc(period_start) - grace, _utc(period_end) + grace))
+    return periods
+
+
+def _outside_hours(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
+    venue_ids = select(distinct(Redemption.venue_id)).where(*_active(start, end)).scalar_subquery()
+    venues = {v.id: v for v in session.scalars(select(Venue).where(Venue.id.in_(venue_ids),
+                                                                   Venue.horaires.is_not(None), Venue.horaires != ""))}
+    if not venues:
+        return []
+    grace = timedelta(minutes=settings.hours_grace_minutes)
+    outside: dict[tuple[int, date], list[tuple[int, datetime]]] = defaultdict(list)
+    periods: dict[tuple[int, date], list[tuple[datetime, datetime]] | None] = {}
+    rows = session.execute(
+        select(Redemption.id, Redemption.venue_id, Redemption.created_at)
+        .where(Redemption.venue_id.in_(list(venues)), *_active(start, end))
+    )
+    for redemption_id, venue_id, created_at in rows:
+        venue = venues[venue_id]
+        key = (venue_id, created_at.astimezone(directory_api.venue_timezone(venue)).date())
+        if key not in periods:
+            periods[key] = _open_periods(venue, key[1], grace)
+        day_periods = periods[key]
+        if day_periods is None or any(s <= created_at < e for s, e in day_periods):
+            continue
+        outside[key].append((redemption_id, created_at))
+    found = []
+    for (venue_id, on), items in sorted(outside.items()):
+        items.sort(key=lambda item: item[1])
+        venue = venues[venue_id]
+        times = ", ".join(f"{at.astimezone(PARIS_TZ):%H} h {at.astimezone(PARIS_TZ):%M}" for _, at in items[:5])
+        found.append(Found(
+            SignalKind.OUTSIDE_HOURS, f"outside_hours:venue:{venue_id}:{on.isoformat()}",
+            _paris_midnight(on), _paris_midnight(on + timedelta(days=1)),
+            f"Un encaissement à plus de {settings.hours_grace_minutes} minutes des horaires d'ouverture déclarés "
+            "par le lieu (APTIC_SIGNAL_HOURS_GRACE_MINUTES).",
+            f"« {venue.nom} » a encaissé {len(items)} prestation{'s' if len(items) > 1 else ''} le {on:%d/%m/%Y} hors de "
+            f"ses horaires d'ouverture (« {venue.horaires} ») : {times}{'…' if len(items) > 5 else ''}.",
+            {"redemptions": len(items), "opening_hours": venue.horaires, "grace_minutes": settings.hours_grace_minutes},
+            [rid for rid, _ in items[:MAX_REDEMPTIONS_KEPT]], venue_id=venue_id))
+    return found
+
+
+def _far_apart(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
+    day = _paris_day(session, Redemption.created_at)
+    pairs = session.execute(
+        select(Redemption.booklet_id, day).where(*_active(start, end))
+        .group_by(Redemption.booklet_id, day).having(func.count(distinct(Redemption.venue_id)) > 1)
+    ).all()
+    if not pairs:
+        return []
+    wanted = {(booklet_id, _day(on)) for booklet_id, on in pairs}
+    rows = session.execute(
+        select(Redemption.id, Redemption.booklet_id, Redemption.venue_id, Redemption.created_at)
+        .where(Redemption.booklet_id.in_({b for b, _ in wanted}), *_active(start, end))
+        .order_by(Redemption.created_at)
+    ).all()
+    by_day: dict[tuple[int, date], list[Any]] = defaultdict(list)
+    for row in rows:
+        key = (row.booklet_id, row.created_at.astimezone(PARIS_TZ).date())
+        if key in wanted:
+            by_day[key].append(row)
+    venues = {v.id: v for v in session.scalars(select(Venue).where(Venue.id.in_({r.venue_id for r in rows})))}
+    points = {vid: directory_api.venue_coordinates(v) for vid, v in venues.items()}
+    numbers = dict(session.execute(select(Booklet.id, Booklet.number)
+                                   .where(Booklet.id.in_({b for b, _ in wanted}))).tuples().all())
+    found = []
+    for (booklet_id, on), items in sorted(by_day.items()):
+        best = None
+        for i, first in enumerate(items):
+            for second in items[i + 1:]:
+                a, b = points.get(first.venue_id), points.get(second.venue_id)
+                if a is None or b is None or first.venue_id == second.venue_id:
+                    continue
+                metres = float(haversine_m(a[0], a[1], b[0], b[1]))
+                if best is None or metres > best[0]:
+                    best = (metres, first, second)
+        if best is None or best[0] <= settings.far_apart_km * 1000:
+            continue
+        metres, first, second = best
+        found.append(Found(
+            SignalKind.FAR_APART, f"far_apart:booklet:{booklet_id}:{on.isoformat()}",
+            _paris_midnight(on), _paris_midnight(on + timedelta(days=1)),
+            f"Un même carnet encaissé le même jour dans des lieux distants de plus de {_n(settings.far_apart_km)} km "
+            "(APTIC_SIGNAL_FAR_APART_KM).",
+            f"Le carnet n° {numbers[booklet_id]} a été encaissé le {on:%d/%m/%Y} à « {venues[first.venue_id].nom} » "
+            f"({first.created_at.astimezone(PARIS_TZ):%H} h {first.created_at.astimezone(PARIS_TZ):%M}) puis à "
+            f"« {venues[second.venue_id].nom} » ({second.created_at.astimezone(PARIS_TZ):%H} h "
+            f"{second.created_at.astimezone(PARIS_TZ):%M}), à {_n(metres / 1000)} km de distance.",
+            {"distance_km": round(metres / 1000, 1), "venues": len({r.venue_id for r in items}),
+             "threshold_km": settings.far_apart_km},
+            [r.id for r in items], venue_id=second.venue_id, booklet_id=booklet_id))
+    return found
+
+
+def _refusal_bursts(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
+    bucket = _hour_bucket(session, ScanRefusal.created_at)
+    rows = session.execute(
+        select(ScanRefusal.actor, bucket, func.count(), func.min(ScanRefusal.venue_id))
+        .where(ScanRefusal.created_at >= start, ScanRefusal.created_at < end)
+        .group_by(ScanRefusal.actor, bucket).having(func.count() >= settings.refusals_per_hour)
+    ).all()
+    names = _venue_names(session, (r[3] for r in rows))
+    found = []
+    for actor, hour, count, venue_id in rows:
+        hour = _utc(hour)
+        codes = dict(session.execute(
+            select(ScanRefusal.code, func.count()).where(ScanRefusal.actor == actor, ScanRefusal.created_at >= hour,
+                                                         ScanRefusal.created_at < hour + timedelta(hours=1))
+            .group_by(ScanRefusal.code)
+        ).all())
+        local = hour.astimezone(PARIS_TZ)
+        reasons = ", ".join(f"{n} « {code} »" for code, n in sorted(codes.items(), key=lambda item: -item[1]))
+        found.append(Found(
+            SignalKind.REFUSAL_BURST, f"refusal_burst:{actor}:{hour:%Y-%m-%dT%H}", hour, hour + timedelta(hours=1),
+            f"Au moins {settings.refusals_per_hour} scans refusés en une heure sur une même clé d'API "
+            "(APTIC_SIGNAL_REFUSALS_PER_HOUR) : des codes essayés au hasard ?",
+            f"La clé {actor.removeprefix('api_key:')} de « {names.get(venue_id, '?')} » a vu {count} scans refusés le "
+            f"{local:%d/%m/%Y} entre {local:%H} h et {(local + timedelta(hours=1)):%H} h ({reasons}).",
+            {"refusals": count, "codes": codes, "threshold": settings.refusals_per_hour}, [],
+            venue_id=venue_id, actor=actor))
+    return found
+
+
+def _venue_profiles(session: Session, end: datetime, settings: SignalSettings) -> list[Found]:
+    """Over the last `profile_days`: venues living off one distributor's booklets, or off booklets just handed out."""
+    start = end - timedelta(days=settings.profile_days)
+    month = end.astimezone(PARIS_TZ).strftime("%Y-%m")
+    rows = session.execute(
+        select(Redemption.venue_id, Booklet.distributor_id, func.count(),
+               func.sum(case((_minutes_between(session, Redemption.created_at, Booklet.distributed_at)
+                              < settings.quick_minutes, 1), else_=0)))
+        .join(Booklet, Booklet.id == Redemption.booklet_id).where(*_active(start, end))
+        .group_by(Redemption.venue_id, Booklet.distributor_id)
+    ).all()
+    totals: dict[int, int] = defaultdict(int)
+    quick: dict[int, int] = defaultdict(int)
+    per_distributor: dict[int, int] = defaultdict(int)
+    for venue_id, distributor_id, count, quick_count in rows:
+        totals[venue_id] += count
+        quick[venue_id] += quick_count or 0
+        if distributor_id is not None:
+            per_distributor[distributor_id] += count
+    overall = sum(per_distributor.values())
+    flagged = []
+    for venue_id, distributor_id, count, _ in rows:
+        if distributor_id is None or totals[venue_id] < settings.concentration_min:
+            continue
+        share, weight = count / totals[venue_id], per_distributor[distributor_id] / overall
+        if share >= settings.concentration_share and weight <= settings.concentration_overall_share:
+            flagged.append(("concentration", venue_id, distributor_id, count, share, weight))
+    for venue_id, count in quick.items():
+        share = count / totals[venue_id]
+        if count >= settings.quick_min and share >= settings.quick_share:
+            flagged.append(("quick", venue_id, None, count, share, 0.0))
+    names = _venue_names(session, (f[1] for f in flagged))
+    distributors = dict(session.execute(select(Organisation.id, Organisation.name)
+                                        .where(Organisation.id.in_({f[2] for f in flagged if f[2]}))).tuples().all())
+    found = []
+    for what, venue_id, distributor_id, count, share, weight in flagged:
+        if what == "concentration":
+            _, ids = _ids(session, select(Redemption.id).join(Booklet, Booklet.id == Redemption.booklet_id).where(
+                Redemption.venue_id == venue_id, Booklet.distributor_id == distributor_id, *_active(start, end)))
+            found.append(Found(
+                SignalKind.DISTRIBUTOR_CONCENTRATION, f"distributor_concentration:venue:{venue_id}:{month}", start, end,
+                f"Au moins {_n(settings.concentration_share * 100)} % des encaissements d'un lieu (sur "
+                f"{settings.profile_days} jours, {settings.concentration_min} au moins) viennent des carnets d'un seul "
+                f"aiguilleur, qui pèse au plus {_n(settings.concentration_overall_share * 100)} % de l'ensemble.",
+                f"{_n(share * 100)} % des {totals[venue_id]} encaissements de « {names[venue_id]} » sur "
+                f"{settings.profile_days} jours viennent de carnets remis par « {distributors[distributor_id]} », qui "
+                f"ne pèse que {_n(weight * 100)} % de l'ensemble des encaissements.",
+                {"redemptions": totals[venue_id], "from_distributor": count, "share": round(share, 3),
+                 "distributor_overall_share": round(weight, 3), "distributor_id": distributor_id}, ids, venue_id=venue_id))
+        else:
+            minutes = _minutes_between(session, Redemption.created_at, Booklet.distributed_at)
+            _, ids = _ids(session, select(Redemption.id).join(Booklet, Booklet.id == Redemption.booklet_id).where(
+                Redemption.venue_id == venue_id, minutes < settings.quick_minutes, *_active(start, end)))
+            found.append(Found(
+                SignalKind.QUICK_AFTER_DISTRIBUTION, f"quick_after_distribution:venue:{venue_id}:{month}", start, end,
+                f"Au moins {settings.quick_min} encaissements d'un lieu, et {_n(settings.quick_share * 100)} % des siens "
+                f"sur {settings.profile_days} jours, moins de {settings.quick_minutes} minutes après la remise du carnet.",
+                f"« {names[venue_id]} » a encaissé {count} de ses {totals[venue_id]} prestations ({_n(share * 100)} %) "
+                f"moins de {settings.quick_minutes} minutes après la remise du carnet au bénéficiaire.",
+                {"redemptions": totals[venue_id], "quick": count, "share": round(share, 3),
+                 "minutes": settings.quick_minutes}, ids, venue_id=venue_id))
+    return found
+
+
+# ------------------------------------------------------------------------ computing, storing
+
+
+def find_signals(session: Session, start: datetime, end: datetime, settings: SignalSettings | None = None) -> list[Found]:
+    """Every rule over [start, end) (the venue-profile rules over the `profile_days` before `end`)."""
+    settings = settings or SignalSettings.from_environ()
+    return [
+        *_hourly_volume(session, start, end, settings),
+        *_unusual_volume(session, start, end, settings),
+        *_outside_hours(session, start, end, settings),
+        *_far_apart(session, start, end, settings),
+        *_refusal_bursts(session, start, end, settings),
+        *_venue_profiles(session, end, settings),
+    ]
+
+
+def compute_signals(session: Session, actor: Actor, start: datetime | None = None, end: datetime | None = None,
+                    settings: SignalSettings | None = None) -> ComputeResult:
+    """Find and store the signals of a period (by default the last two days); an open signal found again is
+    updated, a marked one is left as staff marked it."""
+    end = end or utcnow()
+    start = start or end - NIGHTLY_WINDOW
+    if start >= end:
+        raise InvalidInput("Le début de la période doit précéder sa fin.", field="since", code="invalid_period")
+    found = find_signals(session, start, end, settings)
+    existing: dict[str, Signal] = {}
+    prints = [f.fingerprint for f in found]
+    for offset in range(0, len(prints), 500):
+        existing.update((s.fingerprint, s) for s in session.scalars(
+            select(Signal).where(Signal.fingerprint.in_(prints[offset:offset + 500]))))
+    created, updated = [], 0
+    for item in found:
+        signal = existing.get(item.fingerprint)
+        if signal is None:
+            signal = Signal(fingerprint=item.fingerprint, kind=item.kind, status=SignalStatus.OPEN)
+            session.add(signal)
+            created.append(signal)
+        elif signal.status != SignalStatus.OPEN or (signal.figures == item.figures and signal.redemption_ids == item.redemption_ids):
+            continue
+        else:
+            updated += 1
+        signal.venue_id, signal.booklet_id, signal.actor = item.venue_id, item.booklet_id, item.actor
+        signal.period_start, signal.period_end = item.start, item.end
+        signal.rule, signal.explanation = item.rule, item.explanation
+        signal.figures, signal.redemption_ids = item.figures, item.redemption_ids
+    session.flush()
+    record_audits(session, actor, "signal.created", "signal",
+                  [(s.id, {"kind": s.kind.value, "fingerprint": s.fingerprint}) for s in created])
+    return ComputeResult(found=len(found), created=len(created), updated=updated, start=start, end=end)
+
+
+def list_signals(session: Session, status: str | None = SignalStatus.OPEN.value, venue_id: int | None = None,
+                 kind: str | None = None, limit: int = 500) -> list[Signal]:
+    query = select(Signal).options(joinedload(Signal.venue), joinedload(Signal.booklet))
+    if status:
+        query = query.where(Signal.status == SIGNAL_MACHINE.parse(status))
+    if kind:
+        try:
+            query = query.where(Signal.kind == SignalKind(kind))
+        except ValueError:
+            raise InvalidInput(f"Le type de signal « {kind} » n'existe pas.", field="kind", code="invalid_kind") from None
+    if venue_id is not None:
+        query = query.where(Signal.venue_id == venue_id)
+    return list(session.scalars(query.order_by(Signal.period_start.desc(), Signal.id.desc()).limit(limit)))
+
+
+def get_signal(session: Session, signal_id: int) -> Signal:
+    signal = session.get(Signal, signal_id) if 0 < signal_id <= MAX_ID else None
+    if signal is None:
+        raise NotFound(f"Le signal n° {signal_id} n'existe pas.", field="signal", code="unknown_signal")
+    return signal
+
+
+def mark_signal(session: Session, actor: Actor, signal: Signal, status: str, comment: str | None) -> Signal:
+    """Staff's reading of a signal: "justifié" or "à instruire", always with a comment (audited)."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise InvalidInput("Indiquez un commentaire : ce qui justifie le signal ou ce qu'il faut instruire.",
+                           field="comment", code="required")
+    if len(comment) > 2000:
+        raise InvalidInput("Le commentaire dépasse 2 000 caractères.", field="comment", code="too_long")
+    SIGNAL_MACHINE.move(session, actor, signal, status, comment, venue_id=signal.venue_id)
+    signal.comment = comment
+    session.flush()
+    return signal
+
+
+def record_refusal(session: Session, venue_id: int, actor: Actor, code: str) -> None:
+    """A scan refused for a scanner key: counted for the refusal-burst rule."""
+    session.add(ScanRefusal(venue_id=venue_id, actor=actor.label, code=code[:60]))
+    session.flush()
+
+
+def signal_payload(signal: Signal) -> dict[str, Any]:
+    return {
+        "id": signal.id, "kind": signal.kind.value, "kind_label": SIGNAL_KIND_LABELS[signal.kind],
+        "status": signal.status.value, "status_label": SIGNAL_STATUS_LABELS[signal.status],
+        "venue_id": signal.venue_id, "venue": signal.venue.nom if signal.venue else None,
+        "booklet": signal.booklet.number if signal.booklet else None, "actor": signal.actor,
+        "period_start": signal.period_start.isoformat(), "period_end": signal.period_end.isoformat(),
+        "rule": signal.rule, "explanation": signal.explanation, "figures": signal.figures,
+        "redemption_ids": signal.redemption_ids, "comment": signal.comment,
+    }
+
+
+def venue_signal_counts(session: Session, since: datetime) -> dict[int, int]:
+    """Signals per venue since a moment, but those found justified: the control plan's weights."""
+    return dict(session.execute(
+        select(Signal.venue_id, func.count()).where(Signal.venue_id.is_not(None), Signal.period_end >= since,
+                                                    Signal.status != SignalStatus.JUSTIFIED)
+        .group_by(Signal.venue_id)
+    ).all())
+
+
+def run_nightly(factory: Any) -> None:
+    with unit_of_work(factory) as session:
+        compute_signals(session, Actor.system("signals"))
+
+
+SIGNALS_JOB = ScheduledJob(id="redemption.signals", description="Signaux des encaissements suspects (chaque nuit)",
+                           run=run_nightly, cron={"hour": 3, "minute": 15})
