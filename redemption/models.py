@@ -349,6 +349,8 @@ class Redemption(Base):
         Index("ix_redemption_created_at", "created_at"),
         Index("ix_redemption_statement_id", "statement_id"),
         Index("ix_redemption_booklet_id", "booklet_id"),  # signals and journeys read a booklet's redemptions
+        # A delivery queued offline is sent again until it gets an answer: its key names it once per venue.
+        Index("ux_redemption_venue_idempotency_key", "venue_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -365,6 +367,7 @@ class Redemption(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id", ondelete="RESTRICT"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
     venue: Mapped[Venue] = relationship()
     service: Mapped[Service] = relationship()

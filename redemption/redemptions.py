@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -46,6 +47,7 @@ from redemption.models import (
 from redemption.months import paris_date
 
 MAX_CHEQUES_PER_DELIVERY = 2
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 RETRY_WINDOW = timedelta(minutes=10)
 CANCELLATION_WINDOW = timedelta(hours=24)
 TERRITORY_ATTRIBUTE = {
@@ -104,6 +106,25 @@ def _parse_codes(raw_codes: Any) -> list[str]:
     return compact
 
 
+def _parse_idempotency_key(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not IDEMPOTENCY_KEY.fullmatch(raw):
+        raise InvalidInput("La clé d'idempotence est une suite de 8 à 64 lettres, chiffres, tirets ou soulignés.",
+                           field="idempotency_key", code="invalid_idempotency_key")
+    return raw
+
+
+def _delivery_sent_before(session: Session, venue: Venue, key: str, codes: list[str]) -> Redemption | None:
+    """The redemption a delivery with this key already got at this venue, whenever it was sent."""
+    original = session.scalar(select(Redemption).where(Redemption.venue_id == venue.id,
+                                                       Redemption.idempotency_key == key))
+    if original is not None and {line.cheque.code for line in original.lines} != set(codes):
+        raise Conflict("Cette clé d'idempotence a déjà servi pour une autre prestation de ce lieu.",
+                       field="idempotency_key", code="idempotency_key_reused")
+    return original
+
+
 def _service(session: Session, slug: Any) -> Service:
     if not isinstance(slug, str) or not slug.strip():
         raise InvalidInput("Indiquez le service rendu (identifiant du référentiel).", field="service", code="required")
@@ -123,15 +144,20 @@ def _locked_cheques(session: Session, codes: list[str]) -> list[Cheque]:
 
 
 def redeem(
-    session: Session, actor: Actor, venue: Venue, raw_codes: Any, service_slug: Any, now: datetime | None = None
+    session: Session, actor: Actor, venue: Venue, raw_codes: Any, service_slug: Any, now: datetime | None = None,
+    idempotency_key: Any = None,
 ) -> tuple[Redemption, bool]:
     """Redeem one delivery (one or two cheques of one booklet) at a venue, all or nothing.
 
     Returns the redemption and whether it was created now; the same venue retrying the same
-    delivery within ten minutes gets the original back.
+    delivery within ten minutes gets the original back, and at any time when it names the delivery
+    with the same idempotency key (a scan queued offline, sent when the network is back).
     """
     now = now or utcnow()
     codes = _parse_codes(raw_codes)
+    key = _parse_idempotency_key(idempotency_key)
+    if key is not None and (original := _delivery_sent_before(session, venue, key, codes)) is not None:
+        return original, False
     service = _service(session, service_slug)
     if venue.status != VenueStatus.QUALIFIED:
         raise VenueNotQualified(f"Le lieu « {venue.nom} » n'est pas qualifié APTIC aujourd'hui : il ne peut pas "
@@ -191,7 +217,7 @@ def redeem(
         raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes")
     redemption = Redemption(
         venue=venue, service=service, booklet=booklet, order_id=order.id, cheque_count=len(ids),
-        amount_cents=sum(c.value_cents for c in cheques), actor=actor.label, created_at=now,
+        amount_cents=sum(c.value_cents for c in cheques), actor=actor.label, created_at=now, idempotency_key=key,
         lines=[RedemptionCheque(cheque=cheque, booklet_id=booklet.id, service_id=service.id, service_slot=slot)
                for cheque, slot in zip(cheques, slots, strict=True)],
     )

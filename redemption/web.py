@@ -10,7 +10,18 @@ from datetime import datetime
 from typing import Any
 
 import marshmallow
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from marshmallow import fields, pre_load
@@ -24,6 +35,7 @@ from directory import params
 from directory.params import ApiBlueprint, JsonBody, Schema
 from directory.web import count_anonymous_failure, csrf, current_actor, limiter, request_session, role_required
 from redemption import access, allowances, distribution_pages, invoices, printing, redemptions
+from redemption import codes as cheque_codes
 from redemption.beneficiaries import platform_key, read_beneficiary
 from redemption.booklets import get_booklet
 from redemption.covers import public_base_url
@@ -35,7 +47,8 @@ from redemption.months import parse_month
 from redemption.reports import report_csv, sponsor_report
 from redemption.statements import latest_closed_month, statement_venues, venue_statements
 
-bp = Blueprint("redemption", __name__, template_folder="templates")
+bp = Blueprint("redemption", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/pass")
 bp.register_blueprint(distribution_pages.bp)
 
 DEFAULT_FAILURES_PER_CREDENTIAL = "20 per minute"
@@ -104,6 +117,10 @@ class RedemptionRequestSchema(JsonBody):
     service = AsSent(required=True, metadata={
         "type": "string", "description": "Identifiant du service du référentiel (ex. premiers-pas)"})
     venue_id = _venue_choice()
+    idempotency_key = AsSent(metadata={
+        "type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$",
+        "description": "Nom de la prestation choisi par le client (8 à 64 caractères) : la renvoyer, même des heures "
+                       "plus tard (scan en file d'attente hors ligne), rend l'encaissement d'origine (200)"})
 
 
 class CancellationRequestSchema(Schema):
@@ -159,15 +176,17 @@ def _api_venue(body: dict[str, Any]) -> tuple[Venue, Actor]:
     403: ["not_distributed", "venue_not_qualified", "venue_cannot_redeem", "outside_territory", "service_not_allowed",
           "forbidden"],
     404: ["unknown_code"],
-    409: ["already_redeemed", "service_limit_reached"],
+    409: ["already_redeemed", "service_limit_reached", "idempotency_key_reused"],
     410: ["cancelled", "expired"],
-    422: ["invalid_json", "invalid_code", "too_many_cheques", "mixed_booklets", "unknown_service", "required"],
+    422: ["invalid_json", "invalid_code", "too_many_cheques", "mixed_booklets", "unknown_service", "required",
+          "invalid_idempotency_key"],
     429: ["rate_limited"],
 })
 def create_redemption(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     venue, actor = _api_venue(body)
     try:
-        redemption, created = redemptions.redeem(request_session(), actor, venue, body.get("codes"), body.get("service"))
+        redemption, created = redemptions.redeem(request_session(), actor, venue, body.get("codes"), body.get("service"),
+                                                 idempotency_key=body.get("idempotency_key"))
     except DomainError as refused:
         vigilance_web.count_refusal(venue, actor, refused.code)  # bursts of refusals on one key are a signal
         raise
@@ -228,7 +247,16 @@ def scan() -> Any:
         "redemption/scan.html", venues=venues, venue=venue, services=services,
         chosen_service=session.get("scan_service", ""), two=session.get("scan_two", False),
         result=result, error=error, repeat_at=repeat_at, recent=redemptions.recent_redemptions(db, venue),
+        code_alphabet=cheque_codes.ALPHABET, code_length=cheque_codes.LENGTH,
     ), status
+
+
+@bp.get("/pass/scanner-sw.js")
+def scan_service_worker() -> Response:
+    """The scan page's service worker, served from /pass/ so that its scope covers the scan page."""
+    response = send_from_directory(bp.static_folder, "scan-sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _repeated_here_at(result: dict[str, Any] | None, error: DomainError | None) -> datetime | None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import csv
 import random
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
@@ -18,6 +21,7 @@ from flask.testing import FlaskClient
 from pyproj import Geod
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from directory import api as directory_api
@@ -178,6 +182,30 @@ def make_order(session: Session, sponsor: Organisation, booklets: int = 3, **opt
     redemption_api.issue_order(session, ACTOR, order)
     session.refresh(order)
     return order
+
+
+def pass_world(session: Session) -> World:
+    """A sponsor, a distributor, a venue operator with venues in and out of the order's territory, an issued order."""
+    sponsor = redemption_api.create_sponsor(session, ACTOR, name="Département de la Gironde", legal_form="collectivite",
+                                            siret="22330001300016", code_insee="33063")
+    distributor = directory_api.create_organisation(session, ACTOR, name="CCAS de Bordeaux", legal_form="etablissement_public",
+                                                    siret="26330040200017", code_insee="33063", is_distributor=True)
+    operator = directory_api.create_organisation(session, ACTOR, name="Réseau des médiathèques", legal_form="association",
+                                                 rna="W332000999", code_insee="33063", is_venue_operator=True)
+    far_operator = directory_api.create_organisation(session, ACTOR, name="EPN de Lyon", legal_form="association",
+                                                     rna="W691000999", code_insee="69123", is_venue_operator=True)
+    services = ["premiers-pas", "demarches-en-ligne"]
+    venue = make_venue(session, operator, "Médiathèque de Bordeaux", "33063", "33000", "Bordeaux", services)
+    other = make_venue(session, operator, "Médiathèque de Mérignac", "33281", "33700", "Mérignac", services)
+    far = make_venue(session, far_operator, "EPN de Lyon", "69123", "69001", "Lyon", services)
+    candidate = make_venue(session, operator, "Tiers-lieu de Talence", "33522", "33400", "Talence", services,
+                           qualified=False)
+    order = make_order(session, sponsor)
+    world = World(sponsor, distributor, operator, venue, other, far, candidate, order)
+    for name, v in (("venue", venue), ("other", other), ("far", far), ("candidate", candidate)):
+        _, world.tokens[name] = directory_api.create_api_key(session, ACTOR, v.organisation, f"douchette {name}", v)
+    session.flush()
+    return world
 
 
 BENEFICIARY_KEY = b"tests-beneficiary-key"
@@ -403,3 +431,22 @@ def set_venue_point(session: Session, venue: Venue, lon: float, lat: float) -> N
     venue.location = point_wkt(lon, lat)
     session.flush()
     session.refresh(venue)
+
+
+# --- A real local server (browser tests) ---------------------------------------------------------
+
+@contextmanager
+def served_app(database_url: str, **config: Any) -> Iterator[str]:
+    """The app on a real local HTTP server with these settings; yields its base URL."""
+    from aptic import create_app
+
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "served-test", **config})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        app.extensions["aptic.db"].engine.dispose()
