@@ -44,6 +44,9 @@ def load(instance_path: Path) -> dict[str, Any]:
         # Basemap tiles ({z}/{x}/{y} template); empty = no tiles, the boundary layer alone.
         "TILE_URL": os.environ.get("APTIC_TILE_URL", DEFAULT_TILE_URL),
         "TILE_ATTRIBUTION": os.environ.get("APTIC_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
+        # Consolidation ratio: a qualification leaving each venue of a territory with fewer cheques in
+        # circulation than this is flagged (decisions, recommendations).
+        "CONSOLIDATION_MIN_CHEQUES": float(os.environ.get("APTIC_CONSOLIDATION_MIN_CHEQUES", "50")),
         # Address searches sent to the geocoder by one anonymous visitor (address), Flask-Limiter notation.
         "GEOCODING_RATE_LIMIT": os.environ.get("APTIC_GEOCODING_RATE_LIMIT", "30 per minute"),
         # Autocomplete calls to the geocoder (cache misses) by one anonymous visitor (address).

@@ -10,6 +10,7 @@ from directory.db import utcnow
 from directory.errors import InvalidTransition
 from directory.models import Venue, VenueStatus
 from qualification.applications import transition
+from qualification.consolidation import ConsolidationModel
 from qualification.density import DensityModel, Proposal, venue_lonlat
 from qualification.errors import NoOpenApplication, QuotaReached
 from qualification.quotas import clean_reason
@@ -44,10 +45,13 @@ def record_decision(session: Session, actor: Actor, site: ApplicationVenue, prop
 def proposals(session: Session, application: Application, model: DensityModel | None = None) -> list[Proposal]:
     """The decision the rules propose for each undecided point de présence, in order (no change made)."""
     model = model or DensityModel(session)
+    volumes = ConsolidationModel(session, model)
     result = []
     for site in application.sites:
         if site.outcome in (VenueOutcome.PENDING, VenueOutcome.WAITLISTED):
             proposal = model.proposal(site.venue)
+            key = (proposal.territory.level, proposal.territory.code)
+            proposal.volume = " ".join(filter(None, [volumes.of(key).sentence(), volumes.warning(key)]))
             result.append(proposal)
             if proposal.outcome == VenueOutcome.QUALIFIED:
                 lon, lat = venue_lonlat(session, site.venue)

@@ -34,6 +34,9 @@ class TerritoryDensity:
     quota_rule: str
     accessibility: float
     communes: int
+    # The consolidation ratio (qualification.consolidation), when the table was asked with the volumes.
+    circulating_per_venue: float | None = None
+    redemptions_per_venue: float | None = None
 
     @property
     def venues_per_10k(self) -> float:
@@ -61,6 +64,8 @@ class TerritoryDensity:
             "qualified": self.qualified, "quota": self.quota, "ratio": self.ratio, "quota_rule": self.quota_rule,
             "venues_per_10k": round(self.venues_per_10k, 3), "population_per_venue": self.population_per_venue,
             "accessibility": round(self.accessibility, 3), "over_quota": self.over_quota, "quota_use": round(self.quota_use, 3),
+            "circulating_per_venue": None if self.circulating_per_venue is None else round(self.circulating_per_venue, 1),
+            "redemptions_per_venue": None if self.redemptions_per_venue is None else round(self.redemptions_per_venue, 1),
         }
 
 
@@ -75,6 +80,8 @@ class Proposal:
     accessibility_after: float
     population_gain: int
     sentence: str
+    # Set by the decisions when one more venue would thin the territory's pass volume (qualification.consolidation).
+    volume: str | None = None
 
 
 class DensityModel:

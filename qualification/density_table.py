@@ -43,6 +43,10 @@ COLUMNS = [
     Column("habitants", "Habitants par lieu", lambda row: row.population_per_venue if row.population_per_venue
            is not None else math.inf),
     Column("accessibilite", "Accessibilité", lambda row: row.accessibility),
+    Column("circulation", "Chèques en circulation par lieu", lambda row: -1 if row.circulating_per_venue is None
+           else row.circulating_per_venue),
+    Column("encaissements", "Encaissements sur 3 mois par lieu", lambda row: -1 if row.redemptions_per_venue is None
+           else row.redemptions_per_venue),
     Column("alerte", "Alerte", _alert_rank),
 ]
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}

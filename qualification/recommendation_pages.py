@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import folium
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from directory import basemap, params
@@ -73,7 +73,7 @@ def _answer(query: dict[str, Any]) -> Recommendation:
                         "ouverts non qualifiés.", field="candidates", code="forbidden")
     return recommend(request_session(), level=query["level"], distance_km=query["distance_km"], count=query["count"],
                      territory=query["territory"], candidates=kinds, respect_quotas=query["respect_quotas"],
-                     exact_solution=query["exact"])
+                     exact_solution=query["exact"], min_cheques_per_venue=current_app.config["CONSOLIDATION_MIN_CHEQUES"])
 
 
 def _pick_map(recommendation: Recommendation) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ quota policy's level gets more picks than its room under its quota.
 from __future__ import annotations
 
 import io
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from directory.csv_files import SafeDictWriter
 from directory.errors import InvalidInput
 from directory.geodesy import unit_vectors
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
+from qualification.consolidation import DEFAULT_MIN_CHEQUES_PER_VENUE, ConsolidationModel
 from qualification.covering import EXACT_TIME_LIMIT_S, CoveringProblem, CoveringResult, exact, greedy
 from qualification.density import DensityModel
 from qualification.models import ApplicationVenue, VenueOutcome
@@ -60,13 +62,14 @@ class Pick:
     people_covered: int
     share_covered: float
     sentence: str
+    volume: str | None = None  # the consolidation warning, when picks thin a territory's pass volume
 
     def as_dict(self) -> dict[str, Any]:
         c = self.candidate
         return {"rank": self.rank, "kind": c.kind, "name": c.name, "commune": c.commune, "code_insee": c.code_insee,
                 "venue_id": c.venue_id, "lon": round(c.lon, 5), "lat": round(c.lat, 5),
                 "people_added": self.people_added, "people_covered": self.people_covered,
-                "share_covered": round(self.share_covered, 4), "sentence": self.sentence}
+                "share_covered": round(self.share_covered, 4), "sentence": self.sentence, "volume": self.volume}
 
 
 @dataclass
@@ -153,7 +156,8 @@ def clean_query(level: Any, distance_km: Any, count: Any, kinds: Any) -> tuple[i
 
 def recommend(session: Session, *, level: Any, distance_km: Any, count: Any, territory: str | None = None,
               candidates: Any = None, respect_quotas: bool = False, exact_solution: bool = False,
-              time_limit_s: float = EXACT_TIME_LIMIT_S) -> Recommendation:
+              time_limit_s: float = EXACT_TIME_LIMIT_S,
+              min_cheques_per_venue: float = DEFAULT_MIN_CHEQUES_PER_VENUE) -> Recommendation:
     """The `count` candidate sites of the territory that together bring the most people within `distance_km`
     of a qualified venue offering a service of `level`; with `exact_solution`, the greedy order is kept
     for comparison (`greedy_objective`)."""
@@ -184,8 +188,9 @@ def recommend(session: Session, *, level: Any, distance_km: Any, count: Any, ter
     problem = CoveringProblem(demand_xyz, weights, served,
                               unit_vectors(np.array([s.lon for s in sites]), np.array([s.lat for s in sites]))
                               if sites else np.zeros((0, 3)), distance_km * 1000)
+    model = DensityModel(session)
     if respect_quotas:
-        _add_quota_capacity(session, problem, sites)
+        _add_quota_capacity(problem, sites, model)
     matrix = problem.coverage()
     greedy_result = greedy(problem, count, matrix)
     result, greedy_objective = greedy_result, None
@@ -198,12 +203,17 @@ def recommend(session: Session, *, level: Any, distance_km: Any, count: Any, ter
         result, greedy_objective = exact(problem, count, time_limit_s, matrix), greedy_result.objective
     recommendation = Recommendation(level, distance_km, territory_level, territory_code, name, population,
                                     covered_before, len(sites), result, greedy_objective=greedy_objective)
+    volumes = ConsolidationModel(session, model, min_cheques_per_venue=min_cheques_per_venue)
+    picked_in: dict[tuple[str, str], int] = defaultdict(int)
     cumulative = covered_before
     for rank, (index, gain) in enumerate(zip(result.picks, result.gains, strict=True), start=1):
         cumulative += gain
         share = cumulative / population if population else 0.0
+        key = model.territory_key(sites[index].code_insee) or ("commune", sites[index].code_insee)
+        picked_in[key] += 1
         recommendation.picks.append(Pick(rank, sites[index], gain, cumulative, share,
-                                         pick_sentence(sites[index], gain, share, recommendation)))
+                                         pick_sentence(sites[index], gain, share, recommendation),
+                                         volumes.warning(key, picked_in[key])))
     return recommendation
 
 
@@ -260,9 +270,8 @@ def _venue_candidate(kind: str, row: Any, commune_names: dict[str, str]) -> Cand
                      code_insee or "", lon, lat, venue_id)
 
 
-def _add_quota_capacity(session: Session, problem: CoveringProblem, sites: list[Candidate]) -> None:
+def _add_quota_capacity(problem: CoveringProblem, sites: list[Candidate], model: DensityModel) -> None:
     """Each candidate's group is its territory at the quota policy's level; its capacity, the room left."""
-    model = DensityModel(session)
     keys: dict[tuple[str, str], int] = {}
     groups = []
     for site in sites:
@@ -283,7 +292,7 @@ def waitlisted_sites(session: Session) -> list[ApplicationVenue]:
 
 
 CSV_COLUMNS = ("rank", "kind", "name", "commune", "code_insee", "venue_id", "lon", "lat", "people_added",
-               "people_covered", "share_covered", "sentence")
+               "people_covered", "share_covered", "sentence", "volume")
 
 
 def recommendation_csv(recommendation: Recommendation) -> str:

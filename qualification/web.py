@@ -14,6 +14,7 @@ from directory.models import Role
 from directory.navigation import menu_entry
 from directory.web import current_actor, request_session, role_required
 from qualification import api, claim_pages, quota_pages, recommendation_pages
+from qualification.consolidation import DEFAULT_MIN_CHEQUES_PER_VENUE, density_table_with_volumes
 from qualification.density_map import density_map
 from qualification.density_table import COLUMNS, density_page, filter_choices
 from qualification.models import (
@@ -238,7 +239,8 @@ DENSITY_MAP_MAX_TERRITORIES = 3_000
 def density() -> str:
     session = request_session()
     query = params.parse(DensityQuery)
-    rows = api.density_table(session, query["niveau"] or None)
+    rows = density_table_with_volumes(session, query["niveau"] or None,
+                                      current_app.config.get("CONSOLIDATION_MIN_CHEQUES", DEFAULT_MIN_CHEQUES_PER_VENUE))
     policy = api.current_policy(session)
     table = density_page(session, rows, sort=query["tri"] or "code", order=query["ordre"] or "asc",
                          region=query["region"], departement=query["departement"], page=query["page"])

@@ -42,12 +42,15 @@ from redemption.statements import (
     statements_csv,
     statements_for_month,
 )
+from redemption.volumes import cheques_in_circulation_by_commune, redemptions_by_commune
 
 SCHEDULED_JOBS = [*STATEMENT_JOBS, SIGNALS_JOB]
 
 __all__ = [
     "Beneficiary",
     "allow_distributor",
+    "cheques_in_circulation_by_commune",
+    "redemptions_by_commune",
     "change_redemption_right",
     "check_allowed",
     "handed_out",

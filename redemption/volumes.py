@@ -1,0 +1,56 @@
+"""The pass's volume where venues are: cheques in circulation per commune and recent redemptions per
+commune, which the qualification weighs against the number of qualified venues (the consolidation ratio).
+
+A cheque in circulation is distributed, unused and still valid. It may be used anywhere in its order's
+territories: each order's cheques in circulation are spread over the communes of those territories in
+proportion to their population (the cheques follow the people).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from directory.models import Territory, TerritoryLevel, Venue
+from redemption.models import Booklet, Cheque, ChequeStatus, Order, OrderStatus, Redemption, RedemptionStatus
+
+_COMMUNE_COLUMN = {
+    TerritoryLevel.REGION: Territory.region_code,
+    TerritoryLevel.DEPARTEMENT: Territory.departement_code,
+    TerritoryLevel.EPCI: Territory.epci_code,
+    TerritoryLevel.COMMUNE: Territory.code,
+}
+
+
+def cheques_in_circulation_by_commune(session: Session, today: date) -> dict[str, float]:
+    """Cheques distributed, unused and valid today, spread over their orders' communes by population."""
+    per_order = dict(session.execute(
+        select(Booklet.order_id, func.count(Cheque.id))
+        .join(Cheque, Cheque.booklet_id == Booklet.id).join(Order, Order.id == Booklet.order_id)
+        .where(Booklet.distributed_at.is_not(None), Cheque.status == ChequeStatus.ISSUED,
+               Order.status == OrderStatus.ISSUED, Order.expires_on >= today)
+        .group_by(Booklet.order_id)
+    ).all())
+    spread: dict[str, float] = defaultdict(float)
+    for order_id, territories in session.execute(select(Order.id, Order.territories).where(Order.id.in_(per_order))):
+        area = or_(*(_COMMUNE_COLUMN[TerritoryLevel(entry["level"])] == entry["code"] for entry in territories))
+        communes = session.execute(select(Territory.code, Territory.population)
+                                   .where(Territory.level == TerritoryLevel.COMMUNE, area)).all()
+        people = sum(population or 0 for _, population in communes)
+        for code, population in communes:
+            if people:
+                spread[code] += per_order[order_id] * (population or 0) / people
+    return dict(spread)
+
+
+def redemptions_by_commune(session: Session, since: datetime) -> dict[str, int]:
+    """Redemptions (not cancelled) since a moment, by the commune of the venue that took them."""
+    return dict(session.execute(
+        select(Venue.code_insee, func.count(Redemption.id)).join(Venue, Venue.id == Redemption.venue_id)
+        .where(Redemption.created_at >= since, Redemption.status != RedemptionStatus.CANCELLED,
+               Venue.code_insee.is_not(None))
+        .group_by(Venue.code_insee)
+    ).all())
