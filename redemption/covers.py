@@ -107,7 +107,7 @@ def cover_of(session: Session, order: Order, base_url: str) -> Cover:
     )
 
 
-def steps(cover: Cover) -> list[str]:
+def steps() -> list[str]:
     """How the pass works, in the beneficiary's words."""
     return [
         "Ce carnet est à vous seul : la structure dont le cachet figure en bas de cette page vous l'a remis. "
@@ -181,7 +181,7 @@ def draw_cover_form(canvas: Canvas, cover: Cover) -> None:
     canvas.setFont("Helvetica-Bold", 15)
     canvas.drawString(left, y, "Comment ça marche ?")
     y -= 7 * mm
-    for number, step in enumerate(steps(cover), start=1):
+    for number, step in enumerate(steps(), start=1):
         canvas.setFont("Helvetica-Bold", 11)
         canvas.drawString(left, y, f"{number}.")
         y = _paragraph(canvas, step, left + 7 * mm, y, text_width - 7 * mm) - 2 * mm
