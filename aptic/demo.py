@@ -66,6 +66,8 @@ def demo_command(venues: int, serve: bool, host: str, port: int) -> None:
                    "(commanditaire@aptic.demo), API POST /api/v1/redemptions avec la clé ci-dessus.")
     if serve:
         click.echo(f"Site servi sur http://{host}:{port} (Ctrl+C pour arrêter).")
+        # The demo's own address for absolute links (QR codes of printed booklets, OpenAPI servers).
+        current_app.config["PUBLIC_URL"] = current_app.config["PUBLIC_URL"] or f"http://{host}:{port}"
         # Flask refuses app.run() inside its own CLI; serve with Werkzeug directly.
         run_simple(host, port, current_app._get_current_object(), threaded=True)
 

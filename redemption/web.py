@@ -349,7 +349,6 @@ def order_booklets_pdf(order_id: int) -> Response:
     order = access.sponsor_order(db, current_user, order_id)  # staff only: any order
     printing.check_printable(order)
     base_url = public_base_url(current_app.config)
-
     sessions = current_app.extensions["aptic.db"].sessionmaker
 
     def pages() -> Iterator[bytes]:

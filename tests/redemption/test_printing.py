@@ -87,6 +87,13 @@ def test_one_qr_code_per_territory_of_the_order(session, world, tmp_path):
     assert "Lyon (commune)" in " ".join(text.split()) and "ces territoires" in " ".join(text.split())
 
 
+def test_an_order_over_many_territories_gets_one_qr_code_to_the_territories_index(session, world):
+    territories = ["departement:33", "departement:24", "departement:40", "departement:47", "departement:64"]
+    order = make_order(session, world.sponsor, booklets=1, territories=territories)
+    cover = covers.cover_of(session, order, BASE)
+    assert len(cover.places) == 5 and [code.url for code in cover.codes] == [f"{BASE}/territoires"]
+
+
 def test_a_multi_chunk_order_streams_into_one_valid_pdf(session, world, tmp_path):
     order = make_order(session, world.sponsor, booklets=7, cheques_per_booklet=3)
     pieces = list(printing.order_pdf(session, order, BASE, chunk_booklets=2))
