@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from directory import french
@@ -235,7 +235,10 @@ def accept(session: Session, actor: Actor, application: CofundingApplication, re
             details={"grant_cents": grant, "remaining_cents": call.remaining_cents})
     for order in orders:
         shares.apply(order, call.share_bp)
-    call.committed_cents += grant
+    # An increment in SQL, not a value computed here: were the lock ever missed, the CHECK would still see the sum.
+    session.execute(update(CofundingCall).where(CofundingCall.id == call.id)
+                    .values(committed_cents=CofundingCall.committed_cents + grant))
+    session.refresh(call, ["committed_cents"])
     application.granted_cents = grant
     application.decision_reason = (reason or "").strip() or None
     APPLICATION_MACHINE.move(session, actor, application, ApplicationStatus.ACCEPTED, reason,
