@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from directory import french
 from directory.api import Actor, record_audit
 from directory.errors import Conflict, InvalidInput, NotFound
-from directory.models import Organisation
+from directory.models import LegalForm, Organisation
 from redemption import shares
 from redemption.calls import accepts_applications
 from redemption.cofunding_models import (
@@ -45,6 +45,8 @@ from redemption.orders import _clean_territories
 
 GROUP_MINIMUM_CENTS = 1_000_000  # 10,000 €: the least a group with communes orders
 GROUP_MINIMUM_MEMBERS = 2
+# Authorities are « collectivités »; their groupings (EPCI, syndicats mixtes, PETR) are public bodies.
+AUTHORITY_LEGAL_FORMS = frozenset({LegalForm.LOCAL_AUTHORITY, LegalForm.PUBLIC_BODY})
 TEXT_FIELDS = ("how_to_reach", "structuring", "european_funds", "partners", "budget_notes")
 COUNT_FIELDS = ("priority_publics", "precarity_publics")
 MAX_COUNT = 10_000_000
@@ -153,7 +155,12 @@ def eligibility_errors(session: Session, application: CofundingApplication) -> l
             f"{call.opens_on:%d/%m/%Y} au {call.closes_on:%d/%m/%Y}, s'il n'a pas été clos).",
             field="call", code="call_not_open"))
     for member in application.members:
-        if member.kind == AuthorityKind.OTHER or member.kind.value not in call.eligible_kinds:
+        if member.kind != AuthorityKind.OTHER and member.organisation.legal_form not in AUTHORITY_LEGAL_FORMS:
+            errors.append(InvalidInput(
+                f"« {member.organisation.name} » se déclare {AUTHORITY_KIND_LABELS[member.kind]} mais sa forme juridique "
+                "n'est ni celle d'une collectivité ni celle d'un établissement public : l'appel est réservé aux "
+                "collectivités territoriales et à leurs groupements.", field="members", code="applicant_not_eligible"))
+        elif member.kind == AuthorityKind.OTHER or member.kind.value not in call.eligible_kinds:
             errors.append(InvalidInput(
                 f"« {member.organisation.name} » ({AUTHORITY_KIND_LABELS[member.kind]}) ne peut pas candidater : "
                 "l'appel est réservé aux collectivités territoriales et à leurs groupements de types "
@@ -235,7 +242,10 @@ def accept(session: Session, actor: Actor, application: CofundingApplication, re
             details={"grant_cents": grant, "remaining_cents": call.remaining_cents})
     for order in orders:
         shares.apply(order, call.share_bp)
-    call.committed_cents += grant
+    # An increment in SQL, not a value computed here: were the lock ever missed, the CHECK would still see the sum.
+    session.execute(update(CofundingCall).where(CofundingCall.id == call.id)
+                    .values(committed_cents=CofundingCall.committed_cents + grant))
+    session.refresh(call, ["committed_cents"])
     application.granted_cents = grant
     application.decision_reason = (reason or "").strip() or None
     APPLICATION_MACHINE.move(session, actor, application, ApplicationStatus.ACCEPTED, reason,

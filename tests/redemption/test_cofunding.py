@@ -118,6 +118,17 @@ def test_other_rules_checked_on_submission(session, kind, partners, publics, cod
     assert refused.value.code == code and 400 <= refused.value.status < 500
 
 
+def test_an_association_declaring_itself_a_departement_is_refused(session):
+    call = make_call(session)
+    association = api.create_sponsor(session, ACTOR, name="Association Emmaüs", legal_form="association",
+                                     rna="W332000777")
+    application = cofunding_application(session, call, association, "departement",
+                                        orders=[draft_order(session, association, 2_000_000)], submit=False)
+    with pytest.raises(DomainError) as refused:
+        applications.submit(session, ACTOR, application)
+    assert refused.value.code == "applicant_not_eligible" and "forme juridique" in refused.value.message
+
+
 def test_a_closed_call_an_empty_file_and_no_order_are_refused(session):
     call = make_call(session, opens_on=date.today() - timedelta(days=60), closes_on=date.today() - timedelta(days=1))
     lead = authority(session, "Département")
