@@ -9,18 +9,15 @@ search must work without the map anyway.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-from aptic import create_app
 from directory import api
 from directory.db import make_engine
-from tests.builders import offset, publish_venue
+from tests.builders import offset, publish_venue, served_app
 
 pytestmark = pytest.mark.browser
 
@@ -38,16 +35,8 @@ def live_server(committed_database_url: str) -> Iterator[str]:
             publish_venue(session, *offset(lyon.lon, lyon.lat, metres, bearing), nom=name, services=services)
         session.commit()
     engine.dispose()
-    app = create_app({"DATABASE_URL": committed_database_url, "SECRET_KEY": "browser-test"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        app.extensions["aptic.db"].engine.dispose()
+    with served_app(committed_database_url) as base_url:
+        yield base_url
 
 
 

@@ -7,18 +7,15 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-from aptic import create_app
 from directory.db import make_engine
 from maps import api as maps_api
-from tests.builders import CAHORS, PASSWORD, aptic_staff, offset, publish_venue
+from tests.builders import CAHORS, PASSWORD, aptic_staff, offset, publish_venue, served_app
 
 pytestmark = pytest.mark.browser
 # A 1×1 grey PNG: what the local tile server answers for every tile.
@@ -48,21 +45,6 @@ def tile_server() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@contextmanager
-def served(database_url: str, **config: str) -> Iterator[str]:
-    """The app on a real local server with these settings; yields its base URL."""
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "offline-test", **config})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        app.extensions["aptic.db"].engine.dispose()
 
 
 @pytest.fixture
@@ -137,7 +119,7 @@ def _visit_all(browser, base: str, ids: dict, allowed_host: str | None,
 
 
 def test_with_no_other_host_every_map_draws_from_the_platform_alone(browser, world, committed_database_url, tmp_path):
-    with served(committed_database_url, TILE_URL="https://tuiles.injoignables.test/{z}/{x}/{y}.png") as base:
+    with served_app(committed_database_url, TILE_URL="https://tuiles.injoignables.test/{z}/{x}/{y}.png") as base:
         errors, foreign, undrawn = _visit_all(browser, base, world, None, screenshots=tmp_path)
     assert not undrawn, f"maps not drawn: {undrawn} {errors} {foreign}"
     # Only tiles may have tried another host: no script, style, font or marker image.
@@ -148,7 +130,7 @@ def test_with_no_other_host_every_map_draws_from_the_platform_alone(browser, wor
 
 
 def test_tiles_come_from_the_configured_host(browser, world, committed_database_url, tile_server):
-    with served(committed_database_url, TILE_URL=tile_server + "/{z}/{x}/{y}.png") as base:
+    with served_app(committed_database_url, TILE_URL=tile_server + "/{z}/{x}/{y}.png") as base:
         errors, foreign, undrawn = _visit_all(browser, base, world, tile_server)
     assert not undrawn and not foreign and not errors, (undrawn, foreign, errors)
     assert len(_TileHandler.served) > 4

@@ -3,18 +3,15 @@ BAN-like local geocoder) and "Autour de moi" with the context's geolocation perm
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-from aptic import create_app
 from directory import api
 from directory.db import make_engine
 from tests.ban_server import BanServer
-from tests.builders import offset, publish_venue
+from tests.builders import offset, publish_venue, served_app
 
 pytestmark = pytest.mark.browser
 
@@ -28,16 +25,8 @@ def served(committed_database_url: str, ban: BanServer) -> Iterator[tuple[str, t
             publish_venue(session, *offset(lyon.lon, lyon.lat, metres), nom=name)
         session.commit()
     engine.dispose()
-    app = create_app({"DATABASE_URL": committed_database_url, "SECRET_KEY": "browser-test", "GEOCODER_URL": ban.url})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", (lyon.lon, lyon.lat)
-    finally:
-        server.shutdown()
-        thread.join()
-        app.extensions["aptic.db"].engine.dispose()
+    with served_app(committed_database_url, GEOCODER_URL=ban.url) as base_url:
+        yield base_url, (lyon.lon, lyon.lat)
 
 
 def test_autocomplete_and_autour_de_moi(browser, served, ban):
