@@ -153,3 +153,10 @@ def test_a_point_with_a_name_keeps_the_name(client, many_in_lyon):
     page = client.get(f"/?lat={lyon.lat}&lon={lyon.lon}&q=votre position")
     assert "à moins de 10 km de votre position" in text_of(page)
     assert 'id="near-me" hidden' in page.get_data(as_text=True)  # search.js reveals it where geolocation exists
+
+
+def test_a_commune_named_like_a_street_stays_offline(session, geocoder):
+    from maps.places import search_place
+
+    assert search_place(session, "Lieu-Saint-Amand").commune_code == "59348"
+    assert geocoder.requests == []
