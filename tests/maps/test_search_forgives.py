@@ -160,3 +160,10 @@ def test_a_commune_named_like_a_street_stays_offline(session, geocoder):
 
     assert search_place(session, "Lieu-Saint-Amand").commune_code == "59348"
     assert geocoder.requests == []
+
+
+def test_a_page_beyond_the_last_says_so(client, many_in_lyon):
+    page = client.get("/?q=Lyon&offset=100")
+    assert page.status_code == 200
+    assert "Plus aucun lieu après le 100 e (37 lieux en tout)" in text_of(page)
+    assert "Revenir aux lieux les plus proches" in text_of(page)
