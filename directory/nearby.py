@@ -11,12 +11,12 @@ from sqlalchemy import Float, Integer, String, bindparam, func, select
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
+from directory.commune_search import commune_entry, find_commune
 from directory.db import bbox_filter, geodesic_distance_m, json_array_contains, point_wkt, statement_cache_key, utcnow
 from directory.errors import InvalidInput, NotFound
 from directory.hours import is_open_at
 from directory.models import Service, Venue, VenueService
 from directory.referential import services_by_slugs
-from directory.commune_search import commune_entry, find_commune
 from directory.territories import check_coordinates
 from directory.venue_fields import VENUE_FIELD
 

@@ -68,6 +68,9 @@ def search_place(session: Session, query: str, before_geocoding: Callable[[], No
     `before_geocoding`, where the web counts the anonymous visitor's geocoding allowance).
     The place's `notice` says when the search fell back to the commune part of the query."""
     text = (query or "").strip()
+    key = api.normalize_name(text)
+    if looks_like_address(text) and any(c.key == key for c in api.suggest_communes(session, text, limit=3)):
+        return api.resolve_place(session, text)  # a commune whose name has a street word: "Saint-Jean-de-la-Place"
     if not looks_like_address(text):
         try:
             return api.resolve_place(session, text)

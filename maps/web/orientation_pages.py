@@ -13,7 +13,9 @@ from directory.errors import DomainError
 from directory.models import Role
 from directory.navigation import menu_entry
 from directory.web import limit_anonymous, request_session
-from maps.orientation import BRING, NEEDS, SKILLS, WHEN, advise, orientation_venues, phone_for_print, week_for_sheet
+from maps.orientation import (
+    BRING, NEEDS, SKILLS, WHEN, advise, orientation_venues, phone_for_print, week_for_sheet,
+)
 from maps.public import public_venue, service_levels
 from maps.web.inputs import OrientationAnswers
 from maps.web.pages import bp

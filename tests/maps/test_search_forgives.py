@@ -153,3 +153,17 @@ def test_a_point_with_a_name_keeps_the_name(client, many_in_lyon):
     page = client.get(f"/?lat={lyon.lat}&lon={lyon.lon}&q=votre position")
     assert "à moins de 10 km de votre position" in text_of(page)
     assert 'id="near-me" hidden' in page.get_data(as_text=True)  # search.js reveals it where geolocation exists
+
+
+def test_a_commune_named_like_a_street_stays_offline(session, geocoder):
+    from maps.places import search_place
+
+    assert search_place(session, "Lieu-Saint-Amand").commune_code == "59348"
+    assert geocoder.requests == []
+
+
+def test_a_page_beyond_the_last_says_so(client, many_in_lyon):
+    page = client.get("/?q=Lyon&offset=100")
+    assert page.status_code == 200
+    assert "Plus aucun lieu après le 100 e (37 lieux en tout)" in text_of(page)
+    assert "Revenir aux lieux les plus proches" in text_of(page)
