@@ -39,8 +39,10 @@ class Consolidation:
         if not self.qualified:
             return (f"{french.count(round(self.circulating), 'chèque')} en circulation et "
                     f"{french.count(self.recent_redemptions, 'encaissement')} en trois mois, sans lieu qualifié.")
-        return (f"{french.number(self.circulating_per_venue(), 1)} chèques en circulation et "
-                f"{french.number(self.redemptions_per_venue(), 1)} encaissements en trois mois par lieu qualifié.")
+        cheques, redemptions = self.circulating_per_venue(), self.redemptions_per_venue()
+        return (f"{french.number(cheques, 1)} {french.plural(cheques, 'chèque')} en circulation et "
+                f"{french.number(redemptions, 1)} {french.plural(redemptions, 'encaissement')} en trois mois "
+                "par lieu qualifié.")
 
 
 class ConsolidationModel:
@@ -71,7 +73,7 @@ class ConsolidationModel:
             return None
         more = "un lieu qualifié de plus" if extra_venues == 1 else f"{french.number(extra_venues)} lieux qualifiés de plus"
         return (f"Avec {more}, chaque lieu de « {self.model.figures(key).name} » n'aurait plus que "
-                f"{french.number(after, 1)} chèques en circulation (seuil de consolidation : "
+                f"{french.number(after, 1)} {french.plural(after, 'chèque')} en circulation (seuil de consolidation : "
                 f"{french.number(self.min_cheques_per_venue)}).")
 
 

@@ -101,12 +101,12 @@ class Recommendation:
     def solver_sentence(self) -> str:
         result = self.result
         if result.solver == "greedy":
-            return f"Sélection gloutonne ({french.seconds(result.seconds)}) : approchée, sans preuve d'optimalité."
+            return f"Sélection gloutonne ({_duration(result.seconds)}) : approchée, sans preuve d'optimalité."
         gap = "écart à la borne inconnu" if result.gap is None else f"écart à la borne {french.percent(result.gap, 2)}"
         if result.status == "optimal":
-            return f"Solution exacte optimale (HiGHS, {french.seconds(result.seconds)}, {gap})."
+            return f"Solution exacte optimale (HiGHS, {_duration(result.seconds)}, {gap})."
         kept = "la sélection gloutonne, meilleure, est gardée" if result.greedy_fallback else "meilleure solution trouvée"
-        return (f"Recherche exacte arrêtée par sa limite de temps ({french.seconds(result.seconds)}) : {kept}, "
+        return (f"Recherche exacte arrêtée par sa limite de temps ({_duration(result.seconds)}) : {kept}, "
                 f"non prouvée optimale ({gap}).")
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,6 +123,10 @@ class Recommendation:
             "summary": self.summary(), "solver_sentence": self.solver_sentence(),
             "picks": [pick.as_dict() for pick in self.picks],
         }
+
+
+def _duration(seconds: float) -> str:
+    return "moins de 0,1\u00a0s" if seconds < 0.05 else french.seconds(seconds)
 
 
 def parse_territory(value: str | None) -> tuple[str, str]:

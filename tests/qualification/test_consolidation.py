@@ -25,7 +25,7 @@ def test_volumes_per_venue_and_the_warning(session):
     # 3 booklets handed out (30 cheques), one used; the fourth booklet is not distributed.
     assert round(figures.circulating, 6) == 29 and figures.recent_redemptions == 1 and figures.qualified == 2
     assert figures.circulating_per_venue() == pytest.approx(14.5)
-    assert figures.sentence() == "14,5 chèques en circulation et 0,5 encaissements en trois mois par lieu qualifié."
+    assert figures.sentence() == "14,5 chèques en circulation et 0,5 encaissement en trois mois par lieu qualifié."
     assert volumes.warning(BORDEAUX_METROPOLE) == (
         "Avec un lieu qualifié de plus, chaque lieu de « Bordeaux Métropole » n'aurait plus que 9,7 chèques en "
         "circulation (seuil de consolidation : 12).")
