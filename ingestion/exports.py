@@ -8,8 +8,10 @@ import elsewhere keeps its date unknown (see ingestion.dates).
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import date
@@ -20,13 +22,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.api import VENUE_FIELDS, venue_coordinates
-from directory.csv_files import SafeDictWriter
+from directory.csv_files import safe_cell
 from directory.db import PARIS_TZ
 from directory.models import Venue, VenueSource, VenueStatus
 from ingestion import dates, standard
 from ingestion.models import SourceRecord
 
 FORMATS = ("csv", "json", "geojson")
+PHONE_CELL = re.compile(r"\+\d{6,15}")
 PLACEHOLDER_PIVOT = "00000000000000"  # the standard requires a pivot; this is how it says "unknown"
 
 
@@ -120,14 +123,25 @@ def write_rows(path: Path, fmt: str, rows: list[dict[str, Any]]) -> None:
     """Rows of the standard as CSV, JSON array or GeoJSON, written atomically."""
     if fmt == "csv":
         def write(handle: Any) -> None:
-            writer = SafeDictWriter(handle, fieldnames=standard.field_names(standard.V1))
+            writer = csv.DictWriter(handle, fieldnames=standard.field_names(standard.V1))
             writer.writeheader()
-            writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+            writer.writerows({k: _csv_cell(k, v) for k, v in row.items()} for row in rows)
         write_atomically(path, write)
     elif fmt == "json":
         write_atomically(path, lambda handle: json.dump(rows, handle, ensure_ascii=False, indent=1))
     else:
         write_atomically(path, lambda handle: json.dump(geojson(rows), handle, ensure_ascii=False))
+
+
+def _csv_cell(name: str, value: Any) -> Any:
+    """Cells that a spreadsheet would run as a formula are neutralised (directory.csv_files), except a
+    phone number in the standard's international form (« +33… », only digits: no formula can hide in
+    it), which the v1.0.1 pattern requires as is."""
+    if value is None:
+        return ""
+    if name == "telephone" and isinstance(value, str) and PHONE_CELL.fullmatch(value):
+        return value
+    return safe_cell(value)
 
 
 def geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -178,6 +178,30 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+REQUIRED_DI = {"source", "id", "structure_id", "nom", "date_maj", "description"}
+
+
+def fit(kind: str, item: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The item with the optional fields data·inclusion refuses left out (e.g. an e-mail address its
+    validator finds invalid), and the names of those fields."""
+    import pydantic
+
+    model = di.Structure if kind == "structures" else di.Service
+    dropped: list[str] = []
+    for _ in range(len(item)):
+        try:
+            model.model_validate(item, context={"ignore_warnings": False})
+            return item, dropped
+        except pydantic.ValidationError as error:
+            names = {str(problem["loc"][0]) for problem in error.errors() if problem["loc"]}
+            optional = names - REQUIRED_DI
+            if not optional:
+                return item, dropped
+            item = {key: value for key, value in item.items() if key not in optional}
+            dropped += sorted(optional)
+    return item, dropped
+
+
 def di_errors(kind: str, items: list[dict[str, Any]]) -> list[str]:
     """data·inclusion validation errors (with warnings as errors) of structures or services."""
     model = di.Structure if kind == "structures" else di.Service

@@ -72,8 +72,9 @@ def publish(session: Session, folder: Path, now: datetime | None = None) -> Publ
     venues = published_venues(session)
     rows, estimated = exports.export_rows(session, venues=iter(venues))
     passes = {str(venue.id): venue.accepts_pass for venue in venues}
-    structures = [open_formats.structure(row, passes[row["id"]]) for row in rows]
-    services = [item for row in rows for item in open_formats.services(row, passes[row["id"]])]
+    dropped: dict[str, int] = {}
+    structures = [_fitted("structures", open_formats.structure(row, passes[row["id"]]), dropped) for row in rows]
+    services = [_fitted("services", item, dropped) for row in rows for item in open_formats.services(row, passes[row["id"]])]
     problems = {
         "lieux-mediation-numerique": open_formats.v1_errors(rows),
         "data-inclusion-structures": open_formats.di_errors("structures", structures),
@@ -112,6 +113,8 @@ def publish(session: Session, folder: Path, now: datetime | None = None) -> Publ
                            "et la mention dans frais_precisions de chaque service (data·inclusion)."),
         "nombres": {"lieux": len(rows), "services": len(services), "lieux_pass": sum(passes.values()),
                     "dates_inconnues": len(estimated)},
+        # optional values data·inclusion's validator refuses (left out of those files only), per field
+        "data_inclusion_valeurs_ecartees": dict(sorted(dropped.items())),
         "fichiers": [_describe(folder / name, kind, title, len(rows) if name != "data-inclusion-services.json"
                                else len(services)) for name, (kind, title) in FILES.items()],
         dates.ESTIMATED_KEY: estimated,
@@ -119,6 +122,14 @@ def publish(session: Session, folder: Path, now: datetime | None = None) -> Publ
     exports.write_atomically(folder / dates.PUBLICATION_METADATA,
                              lambda handle: json.dump(metadata, handle, ensure_ascii=False, indent=1))
     return Publication(folder, metadata)
+
+
+def _fitted(kind: str, item: dict[str, Any], dropped: dict[str, int]) -> dict[str, Any]:
+    fitted, names = open_formats.fit(kind, item)
+    for name in names:
+        key = f"{kind}.{name}"
+        dropped[key] = dropped.get(key, 0) + 1
+    return fitted
 
 
 def _describe(path: Path, kind: str, title: str, items: int) -> dict[str, Any]:

@@ -46,15 +46,15 @@ def opening_hours_from_days(days: dict[str, str]) -> tuple[str | None, Warnings]
                 dropped.append(match[0])
         rest = [word for word in FILLER.sub(" ", TIME_RANGE.sub(" ", text)).split() if len(word) > 1]
         name = DAY_NAMES[day]
-        if not ranges or rest:
-            # free text (« sur rendez-vous », « pendant les vacances ») qualifies the hours: not guessed
-            why = f" (texte libre : « {' '.join(rest)} »)" if ranges and rest else ""
+        if not ranges or _overlap(ranges):
+            # overlapping ranges (« 14h-19h en semaine, 9h-12h30 pendant les vacances ») are not guessed
+            why = " (plages qui se chevauchent)" if ranges else ""
             warnings.append(("horaires", text, f"Horaires du {name} « {text} » non convertis{why} : ignorés."))
             continue
-        if dropped:
+        if dropped or rest:
+            left = [f"« {part.strip()} »" for part in dropped] + ([f"« {' '.join(rest)} »"] if rest else [])
             warnings.append(("horaires", text, f"Horaires du {name} « {text} » lus en partie "
-                             f"({','.join(ranges)}) ; plage impossible ignorée : "
-                             + ", ".join(f"« {part} »" for part in dropped) + "."))
+                             f"({','.join(ranges)}) ; ignoré : {', '.join(left)}."))
         rules.append(f"{day} {','.join(ranges)}")
     value = "; ".join(rules) or None
     if value is not None:
@@ -63,6 +63,11 @@ def opening_hours_from_days(days: dict[str, str]) -> tuple[str | None, Warnings]
         except InvalidInput as error:
             return None, [*warnings, ("horaires", value, f"{error.message} Horaires ignorés.")]
     return value, warnings
+
+
+def _overlap(ranges: list[str]) -> bool:
+    spans = sorted((item[:5], item[6:]) for item in ranges)
+    return any(start < previous_end for (_, previous_end), (start, _) in zip(spans, spans[1:]))
 
 
 def _phone(candidate: str) -> str | None:

@@ -81,7 +81,8 @@ def refresh_coverage(session: Session) -> dict[str, Any]:
             Territory.code, Territory.name, Territory.departement_code, Territory.region_code, Territory.epci_code,
             Territory.population, func.ST_X(Territory.centre), func.ST_Y(Territory.centre),
         )
-        .where(Territory.level == TerritoryLevel.COMMUNE)
+        # communes of the régions: the overseas collectivities (no région) are not in the coverage tables
+        .where(Territory.level == TerritoryLevel.COMMUNE, Territory.region_code.is_not(None))
         .order_by(Territory.code)
     ).all()
     venues = session.execute(

@@ -99,7 +99,8 @@ class DensityModel:
         rows = session.execute(
             select(Territory.code, Territory.population, Territory.epci_code, Territory.departement_code,
                    Territory.region_code, func.ST_X(Territory.centre), func.ST_Y(Territory.centre))
-            .where(Territory.level == TerritoryLevel.COMMUNE)
+            # communes of the régions: the overseas collectivities (no région) have no quotas
+            .where(Territory.level == TerritoryLevel.COMMUNE, Territory.region_code.is_not(None))
             .order_by(Territory.code)
         ).all()
         self.commune_codes = [row[0] for row in rows]

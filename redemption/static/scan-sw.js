@@ -6,7 +6,19 @@
 var CACHE = "aptic-scan-v1";
 var SCAN_PAGE = "/pass/scanner";
 
-self.addEventListener("install", function () { self.skipWaiting(); });
+// Kept at once, so that the very visit that installs the worker already leaves a copy to open offline.
+var FIRST_COPY = [SCAN_PAGE, "/static/aptic/aptic.css", "/static/aptic/actions.js", "/static/pass/scan-offline.js"];
+
+self.addEventListener("install", function (event) {
+  self.skipWaiting();
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    return Promise.all(FIRST_COPY.map(function (path) {
+      return fetch(path, {credentials: "same-origin"}).then(function (response) {
+        return response.ok && !response.redirected ? cache.put(path, response) : null;
+      }).catch(function () { return null; });
+    }));
+  }));
+});
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
 
 function cacheKey(url) {

@@ -28,3 +28,11 @@ def test_a_formula_in_a_rejected_value_comes_out_inert_in_the_import_report(tmp_
     summary.write_report(tmp_path / "rapport.csv")
     row = next(csv.DictReader((tmp_path / "rapport.csv").open(encoding="utf-8")))
     assert (row["valeur"], row["id"]) == ("'" + HOSTILE, "'@x")
+
+
+def test_an_international_phone_number_stays_as_the_standard_writes_it(session, tmp_path):
+    publish_venue(session, *CAHORS, nom="Espace", telephone="+33565000000")
+    out = tmp_path / "lieux.csv"
+    export_venues(session, out, "csv")
+    row = next(r for r in csv.DictReader(out.open(encoding="utf-8")) if r["nom"] == "Espace")
+    assert row["telephone"] == "+33565000000"  # digits only: no formula, and the v1.0.1 pattern needs the +

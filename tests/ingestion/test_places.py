@@ -71,3 +71,12 @@ def test_a_point_beats_a_code_the_postcode_does_not_back(session: Session) -> No
     assert [r["code_insee"] for r in records] == ["33063", "33063"]
     assert [(w.index, w.field) for w in warnings] == [(0, "code_insee"), (1, "code_postal")]
     assert "remplacé par 33063 (Bordeaux, Gironde)" in warnings[0].message
+
+
+def test_overseas_communes_are_searchable_with_their_postcodes(session: Session) -> None:
+    from directory import api
+
+    [noumea] = [commune for commune in api.search_communes(session, "Nouméa") if commune.code == "98818"]
+    assert noumea.departement_code == "988" and noumea.region_code is None
+    assert [commune.code for commune in api.communes_by_postcode(session, "98714")] == ["98735"]  # Papeete
+    assert api.commune_by_code(session, "97701").name == "Saint-Barthélemy"

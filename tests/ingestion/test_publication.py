@@ -90,3 +90,17 @@ def test_donnees_page_explains_and_serves_the_files(app: Flask, client: FlaskCli
     assert served.status_code == 200 and served.mimetype == "application/geo+json"
     assert client.get("/donnees/..%2Fsecret_key").status_code == 404
     assert 'href="/donnees/"' in client.get("/territoires").get_data(as_text=True)  # linked from the footer
+
+
+def test_aptic_publish_command(app: Flask, session: Session, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from aptic.cli import cli
+
+    _venues(session)
+    app.config["PUBLICATION_DIR"] = str(tmp_path / "par-defaut")
+    result = CliRunner().invoke(cli, ["publish"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code == 0, result.output
+    assert "2 lieux, 3 services, 1 lieu acceptant le Pass numérique" in result.output
+    assert check_publication(tmp_path / "par-defaut")["nombres"]["lieux"] == 2

@@ -8,15 +8,18 @@ import json
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+
 from directory.db import make_engine
-from directory.models import Venue, VenueSource
+from directory.models import Venue, VenueSource, VenueStatus
 from ingestion import exports
 from ingestion.api import import_venues
+from ingestion.publication import publish
 from tests.builders import ACTOR
 from tests.conftest import database_copy
+from tests.ingestion.test_publication import check_publication
 
 FILES = [
     # (source, path under mediation/, kind, created, rejected, warnings, accepts the pass, APTIC label)
@@ -108,6 +111,12 @@ def test_an_export_imported_into_a_fresh_database_keeps_every_date(database_url:
             session.commit()
             exports.export_venues(session, tmp_path / "lieux.csv", "csv")
             exports.export_venues(session, tmp_path / "lieux.json", "json")
+            # every venue published: `aptic publish` output passes schema v1.0.1 and data-inclusion-schema
+            session.execute(update(Venue).values(status=VenueStatus.QUALIFIED, published=True))
+            publish(session, tmp_path / "publication")
+            metadata = check_publication(tmp_path / "publication")
+            assert metadata["nombres"]["lieux"] == 3669 and metadata["nombres"]["lieux_pass"] == 104
+            session.rollback()
         known = _venue_dates(source_engine)
         unknown = sum(value is None for value in known.values())
         assert unknown >= 193

@@ -169,3 +169,41 @@ def test_summary_lines_agree_in_number() -> None:
     assert summary.summary_line() == ("Import « s » : 1 ligne — 1 créé, 0 mis à jour, 0 inchangé, 0 fusionné, "
                                       "0 rejeté ; 1 avertissement.")
     assert "1 avertissements" not in summary.summary_line() and "1 lignes" not in summary.summary_line()
+
+
+def test_hand_written_hours_become_osm_hours_and_what_is_dropped_is_said() -> None:
+    from ingestion import recovery
+
+    value, warnings = recovery.opening_hours_from_days({
+        "Mo": "9h/12h 13h30/18h", "Tu": "9:00 - 12:00 / 14:00 - 17:00", "We": "9 h - 12 h et 14 h - 17 h 30",
+        "Th": "Sur rdv", "Fr": "Point info séniors : 8h30 - 11h30", "Sa": "Fermé",
+    })
+    assert value == ("Mo 09:00-12:00,13:30-18:00; Tu 09:00-12:00,14:00-17:00; We 09:00-12:00,14:00-17:30; "
+                     "Fr 08:30-11:30")
+    assert [message for _, _, message in warnings] == [
+        "Horaires du jeudi « Sur rdv » non convertis : ignorés.",
+        "Horaires du vendredi « Point info séniors : 8h30 - 11h30 » lus en partie (08:30-11:30) ; "
+        "ignoré : « Point info séniors ».",
+    ]
+
+
+def test_phones_are_repaired_and_several_numbers_split() -> None:
+    from ingestion import recovery
+
+    assert recovery.phone("468747330") == ("+33468747330", [(
+        "telephone", "468747330", "Le numéro « 468747330 » a perdu son zéro initial : lu « +33468747330 ».")])
+    kept, [(_, _, message)] = recovery.phone("05 62 94 79 36 / 06 43 15 36 22")
+    assert kept == "+33562947936" and "« +33643153622 » ignoré." in message
+    assert recovery.phone("3646")[0] is None
+    assert recovery.emails("clshp@ccpst.org carmi@ccpst.org")[0] == ["clshp@ccpst.org", "carmi@ccpst.org"]
+    assert recovery.emails("Contact entreprise : agde@exemple.fr")[0] == ["agde@exemple.fr"]
+
+
+def test_every_date_format_of_the_shared_files_is_read() -> None:
+    from ingestion.dates import parse_source_date
+
+    assert parse_source_date("25/02/2019 00:00:00") == date(2019, 2, 25)
+    assert parse_source_date("2022-07-01T10:00:00+02:00") == date(2022, 7, 1)
+    assert parse_source_date("Février 2021") == date(2021, 2, 1)
+    assert parse_source_date("Novembre 22") == date(2022, 11, 1)
+    assert parse_source_date("31/02/2019") is None and parse_source_date("bientôt") is None
