@@ -99,7 +99,10 @@ def init_rest_api(app: Flask) -> None:
         title="API de la plateforme APTIC",
         description="Lieux de médiation numérique qualifiés APTIC et pass numérique.",
         security_schemes={"venueApiKey": {"type": "http", "scheme": "bearer",
-                                          "description": "Clé d'API d'un lieu (aptic_…)"}},
+                                          "description": "Clé d'API d'un lieu (aptic_…)"},
+                          "organisationApiKey": {"type": "http", "scheme": "bearer",
+                                                 "description": "Clé d'API d'une organisation (aptic_…), "
+                                                                "ici celle du commanditaire de la commande"}},
     )
     app.extensions["aptic.rest_api"] = rest_api
     for package in DOMAIN_PACKAGES:

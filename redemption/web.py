@@ -28,7 +28,7 @@ from marshmallow import fields, pre_load
 
 from directory import api as directory_api
 from directory.api import Actor
-from directory.errors import DomainError
+from directory.errors import DomainError, Forbidden
 from directory.models import Role, Venue
 from directory.navigation import menu_entry
 from directory import params
@@ -213,6 +213,103 @@ def cancel_redemption(body: dict[str, Any], redemption_id: int) -> tuple[dict[st
     venue, actor = _api_venue(body)
     redemption = redemptions.cancel_redemption(request_session(), actor, venue, redemption_id)
     return redemptions.redemption_payload(redemption), 200
+
+
+# ----------------------------------------------------------------- distributors allowed on an order
+
+
+class AllowanceRequestSchema(JsonBody):
+    first = AsSent(metadata={"type": ["integer", "string", "null"],
+                             "description": "Premier carnet de la plage (rang ou numéro) ; sans plage : toute la commande"})
+    last = AsSent(metadata={"type": ["integer", "string", "null"], "description": "Dernier carnet de la plage"})
+
+
+class AllowanceSchema(marshmallow.Schema):
+    order = fields.Integer()
+    distributor_id = fields.Integer()
+    distributor = fields.String()
+    first = fields.Integer(allow_none=True)
+    last = fields.Integer(allow_none=True)
+
+
+class AllowanceListSchema(marshmallow.Schema):
+    order = fields.Integer()
+    distributors = fields.List(fields.Nested(AllowanceSchema))
+
+
+def _allowance_payload(allowance: Any) -> dict[str, Any]:
+    return {"order": allowance.order_id, "distributor_id": allowance.distributor_id,
+            "distributor": allowance.distributor.name, "first": allowance.first_sequence, "last": allowance.last_sequence}
+
+
+def _api_sponsor_order(order_id: int, writes: bool) -> tuple[Any, Actor]:
+    """An order of the sponsor whose API key is sent, or of the signed-in sponsor (CSRF token for writes)."""
+    db = request_session()
+    token = _bearer_token()
+    if token is not None:
+        key = directory_api.authenticate_api_key(db, token)
+        if key is None:
+            count_anonymous_failure("redemption-address", _failures_per_address())
+            raise Unauthenticated("Clé d'API inconnue ou révoquée.", field="Authorization")
+        order = get_order(db, order_id)
+        if order.sponsor_id != key.organisation_id:
+            raise Forbidden("Cette commande n'est pas celle de l'organisation de la clé.", field="order_id")
+        return order, Actor(label=f"api_key:{key.prefix}")
+    if current_user.is_authenticated:
+        if writes and current_app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()
+        return access.sponsor_order(db, current_user, order_id), current_actor()
+    count_anonymous_failure("redemption-address", _failures_per_address())
+    raise Unauthenticated("Authentifiez-vous avec la clé d'API du commanditaire (Authorization: Bearer …).",
+                          field="Authorization")
+
+
+ALLOWANCE_ERRORS = {401: ["unauthenticated"], 403: ["forbidden"], 404: ["unknown_order", "unknown_organisation"],
+                    429: ["rate_limited"]}
+
+
+@api_bp.get("/orders/<int:order_id>/distributors")
+@failure_limited
+@api_bp.doc(summary="Aiguilleurs autorisés à remettre les carnets d'une commande", security=[{"organisationApiKey": []}])
+@api_bp.response(200, AllowanceListSchema)
+@api_bp.errors(401, 403, 404, 429, codes=ALLOWANCE_ERRORS)
+def list_allowances(order_id: int) -> dict[str, Any]:
+    order, _ = _api_sponsor_order(order_id, writes=False)
+    return {"order": order.id,
+            "distributors": [_allowance_payload(a) for a in allowances.order_allowances(request_session(), order)]}
+
+
+@api_bp.put("/orders/<int:order_id>/distributors/<int:distributor_id>")
+@failure_limited
+@csrf.exempt
+@api_bp.doc(summary="Autoriser un aiguilleur sur une commande (toute la commande ou une plage de carnets)",
+            security=[{"organisationApiKey": []}])
+@api_bp.arguments(AllowanceRequestSchema, location="json", required=False)
+@api_bp.response(200, AllowanceSchema, description="Autorisé")
+@api_bp.errors(400, 401, 403, 404, 409, 422, 429, codes={
+    **ALLOWANCE_ERRORS, 400: ["csrf_failed"], 409: ["range_overlaps", "order_closed"],
+    422: ["invalid_json", "invalid_range", "not_a_distributor"]})
+def put_allowance(body: dict[str, Any], order_id: int, distributor_id: int) -> dict[str, Any]:
+    order, actor = _api_sponsor_order(order_id, writes=True)
+    distributor = directory_api.get_organisation(request_session(), distributor_id)
+    allowance = allowances.allow_distributor(request_session(), actor, order, distributor, body.get("first"),
+                                             body.get("last"))
+    return _allowance_payload(allowance)
+
+
+@api_bp.post("/orders/<int:order_id>/distributors/<int:distributor_id>/revoke")
+@failure_limited
+@csrf.exempt
+@api_bp.doc(summary="Retirer un aiguilleur d'une commande (les carnets remis le restent)",
+            security=[{"organisationApiKey": []}])
+@api_bp.response(200, AllowanceListSchema, description="Retiré : les aiguilleurs qui restent")
+@api_bp.errors(400, 401, 403, 404, 429, codes={
+    **ALLOWANCE_ERRORS, 400: ["csrf_failed"], 404: ["unknown_order", "unknown_organisation", "unknown_allowance"]})
+def delete_allowance(order_id: int, distributor_id: int) -> dict[str, Any]:
+    order, actor = _api_sponsor_order(order_id, writes=True)
+    db = request_session()
+    allowances.revoke_distributor(db, actor, order, directory_api.get_organisation(db, distributor_id))
+    return {"order": order.id, "distributors": [_allowance_payload(a) for a in allowances.order_allowances(db, order)]}
 
 
 # ------------------------------------------------------------------------------ scan page

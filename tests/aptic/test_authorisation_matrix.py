@@ -111,6 +111,10 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/pass/encaissements/{redemption}/annuler", "redemption.scan_cancel"): (L, 403, 403, 403, 403, 403, 302, 404),
     ("POST", "/api/v1/redemptions", "redemption_api.create_redemption"): (401, 401, 401, 401, 401, 401, 422, 422),
     ("POST", "/api/v1/redemptions/{redemption}/cancel", "redemption_api.cancel_redemption"): (401, 401, 401, 401, 401, 401, 409, 404),
+    # distributors allowed on A's order: its sponsor (signed in, or its API key) and staff; the venue organisation is no distributor
+    ("GET", "/api/v1/orders/{order}/distributors", "redemption_api.list_allowances"): (401, 200, 200, 403, 403, 403, 403, 403),
+    ("PUT", "/api/v1/orders/{order}/distributors/{organisation}", "redemption_api.put_allowance"): (401, 422, 422, 403, 403, 403, 403, 403),
+    ("POST", "/api/v1/orders/{order}/distributors/{organisation}/revoke", "redemption_api.delete_allowance"): (401, 404, 404, 403, 403, 403, 403, 403),
     # applications: staff, or the applicant organisation
     ("GET", "/qualification/dossiers/{application}", "qualification.application_page"): (L, 200, 403, 403, 403, 403, 200, 403),
     ("GET", "/qualification/dossiers/{application}/documents/{document}", "qualification.document_file"): (L, 200, 403, 403, 403, 403, 200, 403),

@@ -58,8 +58,23 @@ def test_order_to_statement_through_the_cli(committed_database_url, tmp_path):
     booklet = listing[0]["booklet"]
     allowed = run(app, "orders", "allow-distributor", order["id"], "--distributor", distributor["id"], "--json")
     assert allowed["first"] is None and allowed["distributor_id"] == distributor["id"]
-    run(app, "distributions", "record", "--booklet", booklet, "--distributor", distributor["id"],
-        "--nom", "Dupont", "--prenom", "Marie", "--date-naissance", "1950-07-14", "--json")
+    marie = ["--nom", "Dupont", "--prenom", "Marie", "--date-naissance", "1950-07-14"]
+    run(app, "distributions", "record", "--booklet", listing[10]["booklet"], "--distributor", distributor["id"],
+        *marie, "--json")
+    again = CliRunner().invoke(cli, ["distributions", "record", "--booklet", booklet, "--distributor",
+                                     str(distributor["id"]), "--nom", "DUPONT", "--prenom", "marie",
+                                     "--date-naissance", "1950-07-14"], obj=ScriptInfo(create_app=lambda: app))
+    assert again.exit_code == 1 and "[beneficiary_already_served]" in again.output and "CCAS de Bordeaux" in again.output
+    undone = run(app, "distributions", "undo", "--booklet", listing[10]["booklet"], "--distributor", distributor["id"],
+                 "--reason", "erreur de carnet", "--json")
+    assert undone["distributed"] is False
+    run(app, "distributions", "record", "--booklet", booklet, "--distributor", distributor["id"], *marie, "--json")
+    assert run(app, "orders", "allow-distributor", order["id"], "--distributor", distributor["id"], "--first", 1,
+               "--last", 1, "--json")["last"] == 1
+    assert run(app, "orders", "distributors", order["id"], "--json")["distributors"][0]["first"] == 1
+    right = run(app, "redeeming-right", "set", "--venue", venue_id, "--distribution-only", "--reason", "MFS", "--json")
+    assert right == {"kind": "venue", "id": venue_id, "distribution_only": True, "changed": True}
+    run(app, "redeeming-right", "set", "--venue", venue_id, "--can-redeem", "--reason", "erreur", "--json")
 
     client = app.test_client()
     response = client.post("/api/v1/redemptions", json={"codes": [listing[0]["printed"], listing[1]["printed"]],
