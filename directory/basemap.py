@@ -21,6 +21,7 @@ from flask import current_app, url_for
 from jinja2 import Template
 from markupsafe import Markup
 
+from directory import french
 from directory.boundaries import COMMUNE_MIN_ZOOM
 
 # Plan IGN v2 (Géoplateforme, WMTS in Web Mercator): French public basemap, Licence Ouverte 2.0.
@@ -124,6 +125,41 @@ class RemoteChoropleth(MacroElement):
                         "layers": layers, "tooltip": tooltip, "extraCodes": extra_codes or [],
                         # Communes are always asked for within the visible box.
                         "wholeMaxZoom": -1 if level == "commune" else BOUNDARIES_WHOLE_MAX_ZOOM}
+
+
+class StepLegend(MacroElement):
+    """A colour legend drawn with plain DOM (no d3, no inline style attribute the CSP would refuse):
+    colours[i] stands for values from index[i] to index[i + 1]."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (options) {
+            var legend = L.control({ position: "topright" });
+            legend.onAdd = function () {
+                var box = L.DomUtil.create("div", "aptic-legend");
+                var caption = L.DomUtil.create("p", "aptic-legend-caption", box);
+                caption.textContent = options.caption;
+                var list = L.DomUtil.create("ul", "", box);
+                options.colours.forEach(function (colour, i) {
+                    var item = L.DomUtil.create("li", "", list);
+                    var swatch = L.DomUtil.create("span", "aptic-legend-swatch", item);
+                    swatch.style.background = colour;
+                    item.appendChild(document.createTextNode(options.labels[i]));
+                });
+                return box;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })({{ this.options|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, colours: list[str], index: list[float], caption: str, unit: str = "") -> None:
+        super().__init__()
+        self._name = "StepLegend"
+        suffix = f"\u202f{unit}" if unit else ""
+        labels = [f"{french.number(low)} à {french.number(high)}{suffix}"
+                  for low, high in zip(index, index[1:], strict=False)]
+        self.options = {"caption": caption, "colours": colours, "labels": labels}
 
 
 def base_map(location: tuple[float, float], zoom_start: int, **options) -> folium.Map:

@@ -137,10 +137,10 @@ def coverage_map(
 ) -> folium.Map:
     """A choropleth of the share of population covered, with a legend and the venues on top."""
     fmap = basemap.base_map((46.6, 2.4), 6, prefer_canvas=True)
-    colours = branca.colormap.StepColormap(
-        SHARE_COLOURS, index=SHARE_STEPS, vmin=0, vmax=100,
-        caption=f"Part de la population à moins de {french.number(distance_km)} km d'un lieu de niveau {level} (%)",
-    )
+    colours = branca.colormap.StepColormap(SHARE_COLOURS, index=SHARE_STEPS, vmin=0, vmax=100)
+    legend = basemap.StepLegend(
+        SHARE_COLOURS, SHARE_STEPS,
+        f"Part de la population à moins de {french.number(distance_km)} km d'un lieu de niveau {level} (%)", unit="%")
     # Coordinates rounded to the simplification (about 50 m for communes, 500 m for départements).
     digits = 4 if unit_level == "commune" else 3
     features = [
@@ -173,10 +173,10 @@ def coverage_map(
         layer.add_to(fmap)
         xmin, ymin, xmax, ymax = shapely.total_bounds([unit["geometry"] for unit in units])
         fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
-    colours.add_to(fmap)
+    legend.add_to(fmap)
     venue_layer = folium.FeatureGroup(name=f"Lieux de niveau {level}")
     if len(venues) > MAX_PLAIN_MARKERS:
-        folium.plugins.FastMarkerCluster([[v["lat"], v["lon"]] for v in venues]).add_to(venue_layer)
+        folium.plugins.FastMarkerCluster([[round(v["lat"], 5), round(v["lon"], 5)] for v in venues]).add_to(venue_layer)
     else:
         for venue in venues:
             folium.CircleMarker(

@@ -25,8 +25,8 @@ FRANCE_ZOOM = 5
 # Up to this zoom one bubble per région, then per département, then clustered venue markers.
 REGION_MAX_ZOOM = 6
 DEPARTEMENT_MAX_ZOOM = 9
-# A venue's own page shows its street.
-VENUE_ZOOM = 16
+# A venue's own page shows its neighbourhood: its streets with tiles, the commune outlines without.
+VENUE_ZOOM = 14
 
 
 class _DynamicVenues(MacroElement):

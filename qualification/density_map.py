@@ -7,7 +7,6 @@ light whatever the policy's level.
 
 from __future__ import annotations
 
-import branca
 import folium
 
 from directory import basemap, french
@@ -34,10 +33,6 @@ def density_figures(rows: list[TerritoryDensity]) -> dict[str, dict]:
 def density_map(rows: list[TerritoryDensity]) -> folium.Map:
     """Two choropleth layers over the territories of the table: venues per 10,000 inhabitants, and quota use."""
     fmap = basemap.base_map((46.6, 2.4), 6, prefer_canvas=True)
-    density_scale = branca.colormap.StepColormap(
-        DENSITY_COLOURS, index=DENSITY_STEPS, vmin=0, vmax=5, caption="Lieux qualifiés pour 10 000 habitants")
-    quota_scale = branca.colormap.StepColormap(
-        QUOTA_COLOURS, index=QUOTA_STEPS, vmin=0, vmax=300, caption="Usage du quota (%)")
     levels = {row.level for row in rows}
     main_level = next((level for level in levels if level != "commune"), "commune")
     basemap.RemoteChoropleth(
@@ -49,6 +44,6 @@ def density_map(rows: list[TerritoryDensity]) -> folium.Map:
         tooltip=TOOLTIP,
         extra_codes=[row.code for row in rows if row.level == "commune" and main_level != "commune"][:200],
     ).add_to(fmap)
-    density_scale.add_to(fmap)
-    quota_scale.add_to(fmap)
+    basemap.StepLegend(DENSITY_COLOURS, DENSITY_STEPS, "Lieux qualifiés pour 10 000 habitants").add_to(fmap)
+    basemap.StepLegend(QUOTA_COLOURS, QUOTA_STEPS, "Usage du quota", unit="%").add_to(fmap)
     return fmap

@@ -31,6 +31,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/openapi.json", "aptic.openapi"):            (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/map/counts", "maps_api.map_counts"):        (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/map/venues?bbox=-1,44,0,45", "maps_api.map_venues"):        (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/map/boundaries?zoom=5", "directory_api.map_boundaries"):        (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/venues/nearby?lat=44.84&lon=-0.58", "maps_api.nearby"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/venues/{venue}", "maps_api.venue"):         (200, 200, 200, 200, 200, 200, 200, 200),
     # s13: autocomplete (communes offline here), orientation flow and its printable sheet, public to all
