@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -28,6 +28,7 @@ from directory.db import make_engine
 from directory.models import Organisation, Venue
 from maps import api as maps_api
 from redemption import api as redemption_api
+from tests.conftest import database_copy
 from tests.builders import ACTOR, CAHORS, PASSWORD, complete_application, make_order, offset, two_of_each_kind
 
 pytestmark = pytest.mark.browser
@@ -36,12 +37,19 @@ WIDTHS = (1280, 360)
 SHOTS = os.environ.get("APTIC_JOURNEY_SHOTS")
 
 
-@pytest.fixture
-def site(committed_database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The authorisation cast, plus for each width: two distributed booklets to scan, one to hand out and a
-    complete application to decide; the coverage computed once."""
-    storage = tmp_path / "uploads"
-    engine = make_engine(committed_database_url)
+@pytest.fixture(scope="module")
+def site(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+    """One site for every journey of a backend (each journey uses its own objects): the authorisation cast,
+    plus for each width a distributed booklet to scan, one to hand out and a complete application to
+    decide; the coverage computed once."""
+    engine.dispose()  # the copy needs the session database idle
+    folder = tmp_path_factory.mktemp("journeys")
+    with database_copy(database_url, folder) as url:
+        yield from _serve(url, folder / "uploads")
+
+
+def _serve(url: str, storage: Path) -> Iterator[tuple[str, dict]]:
+    engine = make_engine(url)
     with Session(engine, expire_on_commit=False) as session:
         cast = two_of_each_kind(session)
         session.get(Venue, cast.ids["venue"]).published = True
@@ -58,7 +66,7 @@ def site(committed_database_url: str, tmp_path: Path) -> Iterator[tuple[str, dic
         maps_api.refresh_coverage(session)
         session.commit()
     engine.dispose()
-    app = create_app({"DATABASE_URL": committed_database_url, "SECRET_KEY": "journeys",
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "journeys",
                       "QUALIFICATION_UPLOAD_DIR": str(storage)})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -104,7 +112,11 @@ class Walk:
         if SHOTS:
             slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
             Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=f"{SHOTS}/{self.role}-{self.width}-{len(self.seen):02d}-{slug}.png", full_page=True)
+            path = f"{SHOTS}/{self.role}-{self.width}-{len(self.seen):02d}-{slug}.png"
+            try:
+                page.screenshot(path=path, full_page=True, timeout=10_000)
+            except Exception:  # a very long page (the national density table): screenshots are best effort
+                pass
 
     def click(self, name: str, *, within: Any = None, exact: bool = True) -> None:
         (within or self.page).get_by_role("link", name=name, exact=exact).first.click()
@@ -251,6 +263,14 @@ def _staff(walk: Walk, data: dict) -> None:
     form.get_by_role("button", name="Fixer ce quota").click()
     walk.check("quota fixé")
     assert page.locator(".flash").is_visible()
+    walk.home()
+    walk.click("Organisations", within=page.locator(".role-home"))
+    walk.click("Réseau B")
+    email = data["emails"]["venue_b"]
+    page.locator("main form button", has_text=re.compile("Désactiver|Réactiver")).and_(
+        page.get_by_label(re.compile(f"(Désactiver|Réactiver) {re.escape(email)}"))).click()
+    walk.check("compte désactivé ou réactivé")
+    assert email in page.locator(".flash").inner_text()
 
 
 JOURNEYS = {"public": _public, "sponsor": _sponsor, "distributor": _distributor, "venue": _venue, "staff": _staff}
