@@ -41,9 +41,14 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+_VIEWPORT_META = re.compile(r"<meta\s+name=[\"']viewport[\"'][^>]*>\s*", re.IGNORECASE)
+
+
 def nonced(fragment: str) -> Markup:
-    """An HTML fragment (folium's output) whose <script> and <style> tags carry the request's nonce."""
-    return Markup(_OPENING_TAGS.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', str(fragment)))
+    """An HTML fragment (folium's output) whose <script> and <style> tags carry the request's nonce. Its own
+    viewport <meta> (folium's blocks pinch-zoom with `user-scalable=no`) is dropped: the page has one."""
+    fragment = _VIEWPORT_META.sub("", str(fragment))
+    return Markup(_OPENING_TAGS.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', fragment))
 
 
 def tile_origin(url: str) -> str | None:

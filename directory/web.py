@@ -185,7 +185,9 @@ def organisation(organisation_id: int) -> str:
     if not accounts.may_see_organisation(current_user, organisation):
         abort(403)
     trail = audit_trail(request_session(), "organisation", organisation.id)
-    return render_template("directory/organisation.html", organisation=organisation, trail=trail)
+    members = (accounts.list_users(request_session(), [organisation.id])
+               if current_user.has_role(Role.APTIC_STAFF) else [])
+    return render_template("directory/organisation.html", organisation=organisation, trail=trail, members=members)
 
 
 from directory import account_pages  # noqa: E402,F401 - its views join this blueprint
