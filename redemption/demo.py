@@ -33,6 +33,7 @@ from redemption.models import (
     RedemptionCheque,
     RedemptionStatus,
 )
+from redemption.demo_vigilance import plant_anomalies
 from redemption.months import paris_date
 from redemption.orders import confirm_order, create_order, issue_order, pay_order
 from redemption.redemptions import venue_in_territories
@@ -49,6 +50,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
     demo_key = session.scalar(select(ApiKey).where(ApiKey.venue_id.is_not(None)).order_by(ApiKey.id))
     now = utcnow()
     today = paris_date(now)
+    showcase_order = None
     for number, sponsor in enumerate(sponsors[:2]):
         commune = session.scalar(select(Territory).where(Territory.level == TerritoryLevel.COMMUNE,
                                                          Territory.code == sponsor.code_insee))
@@ -67,12 +69,17 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
         pay_order(session, actor, order)
         issue_order(session, actor, order)
         _seed_usage(session, actor, rng, order, distributor, now)
+        if number == 0 and demo_key is not None:
+            showcase_order = order
         echo(f"Pass : commande n° {order.id} de « {sponsor.name} » émise ({order.booklet_count} carnets), "
              "distribuée en partie et utilisée.")
     month = (today.replace(day=1) - timedelta(days=130)).replace(day=1)
     while month < today.replace(day=1):
         close_month(session, actor, month, now=now)
         month = (month + timedelta(days=32)).replace(day=1)
+    if demo_key is not None and showcase_order is not None:
+        # after the statements: the planted redemptions are recent, in the current month
+        plant_anomalies(session, actor, showcase_order, distributor, demo_key, now, echo)
     if demo_key is not None:
         sample = session.execute(
             select(Cheque.code, Booklet.number).join(Booklet, Booklet.id == Cheque.booklet_id)
