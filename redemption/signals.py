@@ -15,15 +15,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import opening_hours
-from sqlalchemy import Date, Select, case, cast, distinct, func, select
+from sqlalchemy import Column, Date, and_, Integer, MetaData, Select, Table, case, cast, distinct, exists, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from directory import api as directory_api
 from directory.api import Actor, record_audits
-from directory.db import PARIS_TZ, ScheduledJob, dialect_name, unit_of_work, utcnow
+from directory.db import PARIS_TZ, ScheduledJob, UTCDateTime, dialect_name, unit_of_work, utcnow
 from directory.errors import InvalidInput, NotFound
 from directory import french
 from directory.geodesy import haversine_m
@@ -43,7 +45,8 @@ from redemption.models import (
 )
 
 MAX_REDEMPTIONS_KEPT = 200  # the redemptions behind one signal, as ids (the figures say how many in all)
-NIGHTLY_WINDOW = timedelta(days=2)  # overlapping nights: fingerprints keep one signal per pattern
+NIGHTLY_WINDOW = timedelta(days=2)
+MIN_HISTORY_DAYS = 14  # a venue's "usual" volume needs this many days of history before the day judged  # overlapping nights: fingerprints keep one signal per pattern
 
 
 @dataclass(frozen=True)
@@ -206,64 +209,91 @@ def _unusual_volume(session: Session, start: datetime, end: datetime, settings: 
     first_day = start.astimezone(PARIS_TZ).date()
     candidates = []
     for venue_id, days in daily.items():
+        history = min(days)  # a venue's usual volume counts from its first redemption seen
         for on, count in days.items():
             if on < first_day or count < settings.unusual_min_day:
                 continue
-            before = sum(n for d, n in days.items() if on - timedelta(days=settings.baseline_days) <= d < on)
-            usual = before / settings.baseline_days
+            since = max(on - timedelta(days=settings.baseline_days), history)
+            span = (on - since).days
+            if span < MIN_HISTORY_DAYS:
+                continue  # no usual volume yet: the hourly rule still watches a new venue
+            usual = sum(n for d, n in days.items() if since <= d < on) / span
             if count > settings.unusual_factor * usual:
-                candidates.append((venue_id, on, count, usual))
+                candidates.append((venue_id, on, count, usual, span))
     names = _venue_names(session, (c[0] for c in candidates))
     found = []
-    for venue_id, on, count, usual in candidates:
+    for venue_id, on, count, usual, span in candidates:
         day_start, day_end = _paris_midnight(on), _paris_midnight(on + timedelta(days=1))
         _, ids = _ids(session, select(Redemption.id).where(Redemption.venue_id == venue_id, *_active(day_start, day_end)))
         found.append(Found(
             SignalKind.UNUSUAL_VOLUME, f"unusual_volume:venue:{venue_id}:{on.isoformat()}", day_start, day_end,
             f"Une journée à plus de {_n(settings.unusual_factor, 1)} fois le volume quotidien habituel du lieu "
-            f"(moyenne des {settings.baseline_days} jours précédents) et d'au moins {settings.unusual_min_day} encaissements.",
+            f"(moyenne sur au plus {settings.baseline_days} jours d'historique) et d'au moins {settings.unusual_min_day} encaissements.",
             f"« {names[venue_id]} » a encaissé {count} prestations le {on:%d/%m/%Y}, contre {_n(usual, 1)} par jour "
-            f"en moyenne sur les {settings.baseline_days} jours précédents.",
-            {"redemptions": count, "usual_per_day": round(usual, 2), "factor": settings.unusual_factor},
+            f"en moyenne sur les {span} jours précédents.",
+            {"redemptions": count, "usual_per_day": round(usual, 2), "baseline_days": span,
+             "factor": settings.unusual_factor},
             ids, venue_id=venue_id))
     return found
 
 
-def _open_periods(venue: Venue, on: date, grace: timedelta) -> list[tuple[datetime, datetime]] | None:
+@lru_cache(maxsize=65536)
+def _open_periods(horaires: str, code_prefix: str, on: date, grace: timedelta) -> tuple[tuple[datetime, datetime], ...] | None:
+    """The periods of a local day when the hours do not say closed, widened by the grace; venues sharing their
+    hours and time zone (the département: overseas ones have their own) share the computation."""
+    venue = SimpleNamespace(horaires=horaires, code_insee=code_prefix)
     hours = directory_api.venue_hours(venue)
     if hours is None:
         return None
-    zone = directory_api.venue_timezone(venue)
-    day_start = datetime.combine(on, time(), zone)
-    periods = []
-    for period_start, period_end, state, _ in hours.intervals(day_start - grace, day_start + timedelta(days=1) + grace):
-        if state == opening_hours.State.OPEN:
-            periods.append((_utc(period_start) - grace, _utc(period_end) + grace))
-    return periods
+    day_start = datetime.combine(on, time(), directory_api.venue_timezone(venue))
+    return tuple(
+        (_utc(period_start) - grace, _utc(period_end) + grace)
+        for period_start, period_end, state, _ in hours.intervals(day_start - grace, day_start + timedelta(days=1) + grace)
+        if state != opening_hours.State.CLOSED
+    )
+
+
+# The open periods of the venues and days being judged, so that one anti-join finds the redemptions outside them.
+_PERIODS = Table("tmp_signal_open_period", MetaData(), Column("venue_id", Integer), Column("starts", UTCDateTime()),
+                 Column("ends", UTCDateTime()), prefixes=["TEMPORARY"])
 
 
 def _outside_hours(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
     venue_ids = select(distinct(Redemption.venue_id)).where(*_active(start, end)).scalar_subquery()
     venues = {v.id: v for v in session.scalars(select(Venue).where(Venue.id.in_(venue_ids),
                                                                    Venue.horaires.is_not(None), Venue.horaires != ""))}
+    venues = {vid: v for vid, v in venues.items() if directory_api.venue_hours(v) is not None}
     if not venues:
         return []
     grace = timedelta(minutes=settings.hours_grace_minutes)
+    day = _paris_day(session, Redemption.created_at)
+    days = session.execute(select(Redemption.venue_id, day).where(Redemption.venue_id.in_(list(venues)),
+                                                                  *_active(start, end)).distinct()).all()
+    periods = []
+    for venue_id, on in days:
+        venue, on = venues[venue_id], _day(on)
+        zone = directory_api.venue_timezone(venue)
+        for local_day in ((on,) if zone == PARIS_TZ else (on - timedelta(days=1), on, on + timedelta(days=1))):
+            for period_start, period_end in _open_periods(venue.horaires, (venue.code_insee or "")[:3], local_day,
+                                                          grace) or ():
+                periods.append({"venue_id": venue_id, "starts": period_start, "ends": period_end})
+    connection = session.connection()
+    _PERIODS.drop(connection, checkfirst=True)
+    _PERIODS.create(connection)
+    try:
+        for offset in range(0, len(periods), 10_000):
+            session.execute(insert(_PERIODS), periods[offset:offset + 10_000])
+        covered = exists().where(_PERIODS.c.venue_id == Redemption.venue_id, _PERIODS.c.starts <= Redemption.created_at,
+                                 _PERIODS.c.ends > Redemption.created_at)
+        rows = session.execute(
+            select(Redemption.id, Redemption.venue_id, Redemption.created_at)
+            .where(Redemption.venue_id.in_(list(venues)), *_active(start, end), ~covered)
+        ).all()
+    finally:
+        _PERIODS.drop(connection)
     outside: dict[tuple[int, date], list[tuple[int, datetime]]] = defaultdict(list)
-    periods: dict[tuple[int, date], list[tuple[datetime, datetime]] | None] = {}
-    rows = session.execute(
-        select(Redemption.id, Redemption.venue_id, Redemption.created_at)
-        .where(Redemption.venue_id.in_(list(venues)), *_active(start, end))
-    )
     for redemption_id, venue_id, created_at in rows:
-        venue = venues[venue_id]
-        key = (venue_id, created_at.astimezone(directory_api.venue_timezone(venue)).date())
-        if key not in periods:
-            periods[key] = _open_periods(venue, key[1], grace)
-        day_periods = periods[key]
-        if day_periods is None or any(s <= created_at < e for s, e in day_periods):
-            continue
-        outside[key].append((redemption_id, created_at))
+        outside[(venue_id, created_at.astimezone(PARIS_TZ).date())].append((redemption_id, created_at))
     found = []
     for (venue_id, on), items in sorted(outside.items()):
         items.sort(key=lambda item: item[1])
@@ -283,53 +313,46 @@ def _outside_hours(session: Session, start: datetime, end: datetime, settings: S
 
 def _far_apart(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
     day = _paris_day(session, Redemption.created_at)
-    pairs = session.execute(
-        select(Redemption.booklet_id, day).where(*_active(start, end))
-        .group_by(Redemption.booklet_id, day).having(func.count(distinct(Redemption.venue_id)) > 1)
+    pairs = (select(Redemption.booklet_id, day.label("day")).where(*_active(start, end))
+             .group_by(Redemption.booklet_id, day).having(func.count(distinct(Redemption.venue_id)) > 1).subquery())
+    triples = session.execute(
+        select(Redemption.booklet_id, pairs.c.day, Redemption.venue_id)
+        .join(pairs, and_(pairs.c.booklet_id == Redemption.booklet_id, pairs.c.day == day))
+        .where(*_active(start, end)).distinct()
     ).all()
-    if not pairs:
+    by_day: dict[tuple[int, date], set[int]] = defaultdict(set)
+    for booklet_id, on, venue_id in triples:
+        by_day[(booklet_id, _day(on))].add(venue_id)
+    points = {v.id: directory_api.venue_coordinates(v) for v in session.scalars(
+        select(Venue).where(Venue.id.in_({venue_id for _, _, venue_id in triples})))} if triples else {}
+    flagged = []
+    for (booklet_id, on), venue_ids in sorted(by_day.items()):
+        located = sorted(v for v in venue_ids if points.get(v))
+        best = max(((float(haversine_m(*points[a], *points[b])), a, b)
+                    for index, a in enumerate(located) for b in located[index + 1:]), default=None)
+        if best is not None and best[0] > settings.far_apart_km * 1000:
+            flagged.append((booklet_id, on, best, len(venue_ids)))
+    if not flagged:
         return []
-    wanted = {(booklet_id, _day(on)) for booklet_id, on in pairs}
-    rows = session.execute(
-        select(Redemption.id, Redemption.booklet_id, Redemption.venue_id, Redemption.created_at)
-        .where(Redemption.booklet_id.in_({b for b, _ in wanted}), *_active(start, end))
-        .order_by(Redemption.created_at)
-    ).all()
-    by_day: dict[tuple[int, date], list[Any]] = defaultdict(list)
-    for row in rows:
-        key = (row.booklet_id, row.created_at.astimezone(PARIS_TZ).date())
-        if key in wanted:
-            by_day[key].append(row)
-    venues = {v.id: v for v in session.scalars(select(Venue).where(Venue.id.in_({r.venue_id for r in rows})))}
-    points = {vid: directory_api.venue_coordinates(v) for vid, v in venues.items()}
+    names = _venue_names(session, {v for _, _, best, _ in flagged for v in best[1:]})
     numbers = dict(session.execute(select(Booklet.id, Booklet.number)
-                                   .where(Booklet.id.in_({b for b, _ in wanted}))).tuples().all())
+                                   .where(Booklet.id.in_({f[0] for f in flagged}))).tuples().all())
     found = []
-    for (booklet_id, on), items in sorted(by_day.items()):
-        best = None
-        for i, first in enumerate(items):
-            for second in items[i + 1:]:
-                a, b = points.get(first.venue_id), points.get(second.venue_id)
-                if a is None or b is None or first.venue_id == second.venue_id:
-                    continue
-                metres = float(haversine_m(a[0], a[1], b[0], b[1]))
-                if best is None or metres > best[0]:
-                    best = (metres, first, second)
-        if best is None or best[0] <= settings.far_apart_km * 1000:
-            continue
-        metres, first, second = best
+    for booklet_id, on, (metres, a, b), venue_count in flagged:
+        day_start, day_end = _paris_midnight(on), _paris_midnight(on + timedelta(days=1))
+        rows = session.execute(select(Redemption.id, Redemption.venue_id, Redemption.created_at).where(
+            Redemption.booklet_id == booklet_id, *_active(day_start, day_end)).order_by(Redemption.created_at)).all()
+        when = {venue_id: at.astimezone(PARIS_TZ) for _, venue_id, at in reversed(rows)}  # first time at each venue
+        first, second = sorted((a, b), key=lambda v: when[v])
         found.append(Found(
-            SignalKind.FAR_APART, f"far_apart:booklet:{booklet_id}:{on.isoformat()}",
-            _paris_midnight(on), _paris_midnight(on + timedelta(days=1)),
+            SignalKind.FAR_APART, f"far_apart:booklet:{booklet_id}:{on.isoformat()}", day_start, day_end,
             f"Un même carnet encaissé le même jour dans des lieux distants de plus de {_n(settings.far_apart_km)} km "
             "(APTIC_SIGNAL_FAR_APART_KM).",
-            f"Le carnet n° {numbers[booklet_id]} a été encaissé le {on:%d/%m/%Y} à « {venues[first.venue_id].nom} » "
-            f"({first.created_at.astimezone(PARIS_TZ):%H} h {first.created_at.astimezone(PARIS_TZ):%M}) puis à "
-            f"« {venues[second.venue_id].nom} » ({second.created_at.astimezone(PARIS_TZ):%H} h "
-            f"{second.created_at.astimezone(PARIS_TZ):%M}), à {_n(metres / 1000)} km de distance.",
-            {"distance_km": round(metres / 1000, 1), "venues": len({r.venue_id for r in items}),
-             "threshold_km": settings.far_apart_km},
-            [r.id for r in items], venue_id=second.venue_id, booklet_id=booklet_id))
+            f"Le carnet n° {numbers[booklet_id]} a été encaissé le {on:%d/%m/%Y} à « {names[first]} » "
+            f"({when[first]:%H} h {when[first]:%M}) puis à « {names[second]} » ({when[second]:%H} h "
+            f"{when[second]:%M}), à {_n(metres / 1000)} km de distance.",
+            {"distance_km": round(metres / 1000, 1), "venues": venue_count, "threshold_km": settings.far_apart_km},
+            [r.id for r in rows], venue_id=second, booklet_id=booklet_id))
     return found
 
 

@@ -52,3 +52,16 @@ def test_the_showcase_order_journeys_show_the_funnel_and_the_progression(demo_ap
     assert "Entonnoir des carnets" in html and "Atteignent le niveau" in html
     body = client.get("/api/v1/orders/1/journeys").get_json()
     assert not body["overall"]["hidden"] and body["overall"]["progression"]
+
+
+def test_signals_and_controls_from_the_command_line(demo_app):
+    computed = run(demo_app, "signals", "compute", "--json")
+    assert computed.exit_code == 0, computed.output
+    assert json.loads(computed.output)["created"] == 0  # the demo computed them already: nothing twice
+    proposed = json.loads(run(demo_app, "controls", "propose", "--month", "2027-01", "--size", "3", "--json").output)
+    first = proposed["controls"][0]
+    recorded = run(demo_app, "controls", "record", str(first["id"]), "--result", "failed", "--documents-checked",
+                   "--comment", "Statuts absents", "--suspend", "--json")
+    assert json.loads(recorded.output)["venue_suspended"] is True
+    wrong = run(demo_app, "controls", "propose", "--month", "2027-13")
+    assert wrong.exit_code != 0 and "AAAA-MM" in wrong.output
