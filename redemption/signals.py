@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import opening_hours
-from sqlalchemy import Column, Date, and_, Integer, MetaData, Select, Table, case, cast, distinct, exists, func, insert, select
+from sqlalchemy import Column, Date, Integer, MetaData, Select, Table, case, cast, distinct, exists, func, insert, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from directory import api as directory_api
@@ -253,9 +253,25 @@ def _open_periods(horaires: str, code_prefix: str, on: date, grace: timedelta) -
     )
 
 
-# The open periods of the venues and days being judged, so that one anti-join finds the redemptions outside them.
-_PERIODS = Table("tmp_signal_open_period", MetaData(), Column("venue_id", Integer), Column("starts", UTCDateTime()),
-                 Column("ends", UTCDateTime()), prefixes=["TEMPORARY"])
+# The open periods of the venues and days being judged, keyed by venue and Paris day so that one hash
+# anti-join finds the redemptions outside them.
+_PERIODS = Table("tmp_signal_open_period", MetaData(), Column("venue_id", Integer), Column("day", Date),
+                 Column("starts", UTCDateTime()), Column("ends", UTCDateTime()), prefixes=["TEMPORARY"])
+
+
+def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows at once: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if dialect_name(session) == "postgresql":
+        names = list(rows[0])
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+        return
+    for offset in range(0, len(rows), 10_000):
+        session.execute(insert(table), rows[offset:offset + 10_000])
 
 
 def _outside_hours(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
@@ -266,25 +282,27 @@ def _outside_hours(session: Session, start: datetime, end: datetime, settings: S
     if not venues:
         return []
     grace = timedelta(minutes=settings.hours_grace_minutes)
-    day = _paris_day(session, Redemption.created_at)
-    days = session.execute(select(Redemption.venue_id, day).where(Redemption.venue_id.in_(list(venues)),
-                                                                  *_active(start, end)).distinct()).all()
+    first, last = start.astimezone(PARIS_TZ).date() - timedelta(days=1), end.astimezone(PARIS_TZ).date() + timedelta(days=1)
     periods = []
-    for venue_id, on in days:
-        venue, on = venues[venue_id], _day(on)
-        zone = directory_api.venue_timezone(venue)
-        for local_day in ((on,) if zone == PARIS_TZ else (on - timedelta(days=1), on, on + timedelta(days=1))):
-            for period_start, period_end in _open_periods(venue.horaires, (venue.code_insee or "")[:3], local_day,
-                                                          grace) or ():
-                periods.append({"venue_id": venue_id, "starts": period_start, "ends": period_end})
+    for venue_id, venue in venues.items():
+        prefix = (venue.code_insee or "")[:3]
+        on = first
+        while on <= last:
+            for period_start, period_end in _open_periods(venue.horaires, prefix, on, grace) or ():
+                for day in {period_start.astimezone(PARIS_TZ).date(),
+                            (period_end - timedelta(microseconds=1)).astimezone(PARIS_TZ).date()}:
+                    periods.append({"venue_id": venue_id, "day": day, "starts": period_start, "ends": period_end})
+            on += timedelta(days=1)
     connection = session.connection()
     _PERIODS.drop(connection, checkfirst=True)
     _PERIODS.create(connection)
     try:
-        for offset in range(0, len(periods), 10_000):
-            session.execute(insert(_PERIODS), periods[offset:offset + 10_000])
-        covered = exists().where(_PERIODS.c.venue_id == Redemption.venue_id, _PERIODS.c.starts <= Redemption.created_at,
-                                 _PERIODS.c.ends > Redemption.created_at)
+        _bulk_insert(session, _PERIODS, periods)
+        if dialect_name(session) == "postgresql":
+            session.execute(text(f"ANALYZE {_PERIODS.name}"))
+        covered = exists().where(_PERIODS.c.venue_id == Redemption.venue_id,
+                                 _PERIODS.c.day == _paris_day(session, Redemption.created_at),
+                                 _PERIODS.c.starts <= Redemption.created_at, _PERIODS.c.ends > Redemption.created_at)
         rows = session.execute(
             select(Redemption.id, Redemption.venue_id, Redemption.created_at)
             .where(Redemption.venue_id.in_(list(venues)), *_active(start, end), ~covered)
@@ -313,16 +331,27 @@ def _outside_hours(session: Session, start: datetime, end: datetime, settings: S
 
 def _far_apart(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
     day = _paris_day(session, Redemption.created_at)
-    pairs = (select(Redemption.booklet_id, day.label("day")).where(*_active(start, end))
-             .group_by(Redemption.booklet_id, day).having(func.count(distinct(Redemption.venue_id)) > 1).subquery())
-    triples = session.execute(
-        select(Redemption.booklet_id, pairs.c.day, Redemption.venue_id)
-        .join(pairs, and_(pairs.c.booklet_id == Redemption.booklet_id, pairs.c.day == day))
-        .where(*_active(start, end)).distinct()
+    # min <> max: at least two venues, without the sort a count(DISTINCT) costs; a third venue is rare,
+    # and read only for those days
+    groups = session.execute(
+        select(Redemption.booklet_id, day, func.min(Redemption.venue_id), func.max(Redemption.venue_id), func.count())
+        .where(*_active(start, end)).group_by(Redemption.booklet_id, day)
+        .having(func.min(Redemption.venue_id) != func.max(Redemption.venue_id))
     ).all()
-    by_day: dict[tuple[int, date], set[int]] = defaultdict(set)
-    for booklet_id, on, venue_id in triples:
-        by_day[(booklet_id, _day(on))].add(venue_id)
+    by_day: dict[tuple[int, date], set[int]] = {}
+    for booklet_id, on, low, high, _ in groups:
+        by_day[(booklet_id, _day(on))] = {low, high}
+    busy = [key for key, (*_, count) in zip(by_day, groups, strict=True) if count > 2]
+    for offset in range(0, len(busy), 500):
+        chunk = busy[offset:offset + 500]
+        for booklet_id, venue_id, at in session.execute(
+            select(Redemption.booklet_id, Redemption.venue_id, Redemption.created_at)
+            .where(Redemption.booklet_id.in_({b for b, _ in chunk}), *_active(start, end))
+        ):
+            key = (booklet_id, at.astimezone(PARIS_TZ).date())
+            if key in by_day:
+                by_day[key].add(venue_id)
+    triples = [(b, on, v) for (b, on), venue_ids in by_day.items() for v in venue_ids]
     points = {v.id: directory_api.venue_coordinates(v) for v in session.scalars(
         select(Venue).where(Venue.id.in_({venue_id for _, _, venue_id in triples})))} if triples else {}
     flagged = []
