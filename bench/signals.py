@@ -30,7 +30,7 @@ from directory.api import Actor  # noqa: E402
 from directory.db import PARIS_TZ, dialect_name  # noqa: E402
 from directory.models import Service, VenueStatus  # noqa: E402
 from redemption import api as redemption_api  # noqa: E402
-from redemption import signals  # noqa: E402
+from redemption import signal_rules, signals  # noqa: E402
 from redemption.models import Booklet, Redemption, ScanRefusal, Signal  # noqa: E402
 
 ACTOR = Actor.system("bench")
@@ -156,12 +156,12 @@ def main() -> None:
                   f"{loaded:.1f} s ({machine_load()})")
             start = end - timedelta(days=DAYS)
             settings = signals.SignalSettings(max_per_hour=8)
-            rules = [("hourly_volume", lambda: signals._hourly_volume(session, start, end, settings)),
-                     ("unusual_volume", lambda: signals._unusual_volume(session, start, end, settings)),
-                     ("outside_hours", lambda: signals._outside_hours(session, start, end, settings)),
-                     ("far_apart", lambda: signals._far_apart(session, start, end, settings)),
-                     ("refusal_burst", lambda: signals._refusal_bursts(session, start, end, settings)),
-                     ("venue_profiles", lambda: signals._venue_profiles(session, end, settings))]
+            rules = [("hourly_volume", lambda: signal_rules._hourly_volume(session, start, end, settings)),
+                     ("unusual_volume", lambda: signal_rules._unusual_volume(session, start, end, settings)),
+                     ("outside_hours", lambda: signal_rules._outside_hours(session, start, end, settings)),
+                     ("far_apart", lambda: signal_rules._far_apart(session, start, end, settings)),
+                     ("refusal_burst", lambda: signal_rules._refusal_bursts(session, start, end, settings)),
+                     ("venue_profiles", lambda: signal_rules._venue_profiles(session, end, settings))]
             print(f"{'rule':<18} {'seconds':>8} {'found':>6}")
             for name, rule in rules:
                 began = time.perf_counter()
