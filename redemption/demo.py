@@ -38,6 +38,7 @@ from redemption.models import (
     RedemptionCheque,
     RedemptionStatus,
 )
+from redemption.demo_vigilance import plant_anomalies
 from redemption.months import paris_date
 from redemption.orders import confirm_order, create_order, issue_order, pay_order
 from redemption.redemptions import venue_in_territories
@@ -55,6 +56,7 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
     key = platform_key(current_app.config if has_app_context() else {"SECRET_KEY": "demo"})
     now = utcnow()
     today = paris_date(now)
+    showcase_order = None
     for number, sponsor in enumerate(sponsors[:2]):
         commune = session.scalar(select(Territory).where(Territory.level == TerritoryLevel.COMMUNE,
                                                          Territory.code == sponsor.code_insee))
@@ -78,6 +80,8 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
         allow_distributor(session, actor, order, distributor, None if last is None else 1, last)
         _seed_usage(session, actor, rng, order, distributor, now, key)
         scope = "tous ses carnets" if last is None else f"les carnets 1 à {last}"
+        if number == 0 and demo_key is not None:
+            showcase_order = order
         echo(f"Pass : commande n° {order.id} de « {sponsor.name} » émise ({order.booklet_count} carnets), "
              f"distribuée en partie et utilisée ; « {distributor.name} » autorisé à remettre {scope}.")
     month = (today.replace(day=1) - timedelta(days=130)).replace(day=1)
@@ -85,6 +89,9 @@ def seed_demo(session: Session, actor: Actor, echo: Any) -> None:
         close_month(session, actor, month, now=now)
         month = (month + timedelta(days=32)).replace(day=1)
     seed_cofunding(session, actor, echo)  # a State call for projects covering the first order
+    if demo_key is not None and showcase_order is not None:
+        # after the statements: the planted redemptions are recent, in the current month
+        plant_anomalies(session, actor, showcase_order, distributor, demo_key, now, echo, key)
     if demo_key is not None:
         sample = session.execute(
             select(Cheque.code, Booklet.number).join(Booklet, Booklet.id == Cheque.booklet_id)

@@ -89,6 +89,18 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/cofunding/calls/{call}/follow-up", "redemption_api.api_cofunding_follow_up"): (401, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/api/v1/cofunding/applications/{cofunding_application}", "redemption_api.api_cofunding_application"): (401, 200, 200, 403, 403, 403, 403, 403),
     ("POST", "/api/v1/cofunding/applications/{cofunding_application}/decision", "redemption_api.api_cofunding_decide"): (401, 422, 403, 403, 403, 403, 403, 403),
+    # journeys of an order's booklets: its sponsor and staff (the API answers a missing session with 401)
+    ("GET", "/pass/commandes/{order}/parcours", "redemption.order_journeys_page"): (L, 200, 200, 403, 403, 403, 403, 403),
+    ("GET", "/pass/commandes/{order}/parcours.csv", "redemption.order_journeys_csv"): (L, 200, 200, 403, 403, 403, 403, 403),
+    ("GET", "/api/v1/orders/{order}/journeys", "redemption_api.order_journeys_api"): (401, 200, 200, 403, 403, 403, 403, 403),
+    # vigilance: signals, control plan and a venue's history are staff's (unknown signal or control: 404)
+    ("GET", "/pass/signaux", "redemption.signals_page"):         (L, 200, 403, 403, 403, 403, 403, 403),
+    ("POST", "/pass/signaux/calcul", "redemption.compute_signals_now"): (L, 302, 403, 403, 403, 403, 403, 403),
+    ("POST", "/pass/signaux/999999/statut", "redemption.mark_signal"): (L, 404, 403, 403, 403, 403, 403, 403),
+    ("GET", "/pass/controles", "redemption.controls_page"):      (L, 200, 403, 403, 403, 403, 403, 403),
+    ("POST", "/pass/controles/proposition", "redemption.propose_controls"): (L, 302, 403, 403, 403, 403, 403, 403),
+    ("POST", "/pass/controles/999999/resultat", "redemption.control_outcome"): (L, 404, 403, 403, 403, 403, 403, 403),
+    ("GET", "/pass/lieux/{venue}/vigilance", "redemption.venue_vigilance"): (L, 200, 403, 403, 403, 403, 403, 403),
     # venue statements: venue staff see their venues' (another operator's is unknown to them), staff see all
     ("GET", "/pass/releves", "redemption.statements"):           (L, 200, 403, 403, 403, 403, 200, 200),
     ("GET", "/pass/releves/{statement}", "redemption.statement_detail"): (L, 200, 403, 403, 403, 403, 200, 404),

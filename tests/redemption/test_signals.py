@@ -71,7 +71,7 @@ def test_a_day_far_above_the_venue_usual_volume(session, world):
                                    start=DAY - timedelta(hours=2))]
     assert kinds == [SignalKind.UNUSUAL_VOLUME]
     (signal,) = signals.list_signals(session)
-    assert signal.figures == {"redemptions": 16, "usual_per_day": 0.5, "factor": 4.0}
+    assert signal.figures == {"redemptions": 16, "usual_per_day": 0.5, "baseline_days": 56, "factor": 4.0}
     assert "contre 0,5 par jour" in signal.explanation
 
 
