@@ -71,6 +71,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/pass/commandes", "redemption.orders"):             (L, 200, 200, 200, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}", "redemption.order_report"): (L, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/pass/commandes/{order}/rapport.csv", "redemption.order_report_csv"): (L, 200, 200, 403, 403, 403, 403, 403),
+    # the scan page's service worker is a static script: anyone may fetch it, the page it serves is staff's
+    ("GET", "/pass/scanner-sw.js", "redemption.scan_service_worker"): (200, 200, 200, 200, 200, 200, 200, 200),
     # printing the booklets (their cheque codes): APTIC staff only
     ("GET", "/pass/commandes/{order}/carnets.pdf", "redemption.order_booklets_pdf"): (L, 200, 403, 403, 403, 403, 403, 403),
     # State co-funding: sponsors apply and follow their own applications; staff (for the funder) open, close, decide.
@@ -175,7 +177,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/deconnexion", "directory.logout"):                (L, 302, 302, 302, 302, 302, 302, 302),
 }
 
-UNLISTED_ENDPOINTS = {"static", "aptic.static", "aptic.vendor", "maps.static"}
+UNLISTED_ENDPOINTS = {"static", "aptic.static", "aptic.vendor", "maps.static", "redemption.static"}
 
 
 @pytest.fixture
