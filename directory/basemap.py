@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import folium
-import xstatic.pkg.d3
 import xstatic.pkg.leaflet
 import xstatic.pkg.leaflet_markercluster
 from branca.element import CssLink, Element, JavascriptLink, MacroElement
@@ -38,15 +37,12 @@ DEFAULT_TILE_ATTRIBUTION = (
 VENDOR_DIRECTORIES: dict[str, Path] = {
     "leaflet": Path(xstatic.pkg.leaflet.BASE_DIR),
     "leaflet-markercluster": Path(xstatic.pkg.leaflet_markercluster.BASE_DIR),
-    "d3": Path(xstatic.pkg.d3.BASE_DIR),
 }
 
 # folium's asset names → (vendored package, file). Any other asset (jQuery, Bootstrap, fonts) is dropped.
 _LOCAL_JS = {
     "leaflet": ("leaflet", "leaflet.js"),
     "markerclusterjs": ("leaflet-markercluster", "leaflet.markercluster.js"),
-    # branca's colour legends (coverage and density maps) draw with d3 v3.
-    "d3": ("d3", "d3.js"),
 }
 _LOCAL_CSS = {
     "leaflet_css": ("leaflet", "leaflet.css"),
@@ -175,7 +171,7 @@ def base_map(location: tuple[float, float], zoom_start: int, **options) -> foliu
 
 
 def _localise_header(root: folium.Figure) -> None:
-    """Assets added while rendering (branca's legends add d3 that way) get the same treatment."""
+    """Assets added while rendering get the same treatment (legends are drawn without d3: none is served)."""
     header = root.header._children
     for name, child in list(header.items()):
         if isinstance(child, (JavascriptLink, CssLink)) and child.url.startswith(("http://", "https://", "//")):
