@@ -109,6 +109,62 @@ def greedy(problem: CoveringProblem, count: int, matrix: csr_matrix | None = Non
     return CoveringResult(picks, gains, "greedy", "heuristic", sum(gains), seconds=time.perf_counter() - started)
 
 
+INTERCHANGE_TIME_LIMIT_S = 2.0
+
+
+def interchange(problem: CoveringProblem, start: CoveringResult, matrix: csr_matrix | None = None,
+                time_limit_s: float = INTERCHANGE_TIME_LIMIT_S) -> CoveringResult:
+    """Improve a selection by swapping one pick for one other candidate while a swap adds people (the
+    Teitz–Bart interchange), within the groups' capacities and a time limit; never worse than `start`."""
+    started = time.perf_counter()
+    matrix = problem.coverage() if matrix is None else matrix
+    picks = list(start.picks)
+    if not picks:
+        return start
+    population = np.where(problem.covered, 0.0, problem.population)
+    chosen = np.zeros(matrix.shape[0], dtype=bool)
+    chosen[picks] = True
+    groups = problem.candidate_group
+    capacity = dict(problem.group_capacity)
+    if groups is not None:
+        for pick in picks:
+            if int(groups[pick]) in capacity:
+                capacity[int(groups[pick])] -= 1
+    while time.perf_counter() - started < time_limit_s:
+        served_by = np.asarray(matrix[picks].sum(axis=0)).ravel()  # how many picks serve each commune
+        gain_alone = matrix @ (population * (served_by == 0))
+        best = (0.5, None, None)  # a swap must add at least one person
+        room = None if groups is None else np.array([capacity.get(int(g), 1) for g in groups])
+        for position, pick in enumerate(picks):
+            only_this = matrix[pick].toarray().ravel().astype(bool) & (served_by == 1)
+            loss = population[only_this].sum()
+            delta = gain_alone + matrix @ (population * only_this) - loss
+            delta[chosen] = -np.inf
+            if room is not None:
+                delta[(room <= 0) & (groups != groups[pick])] = -np.inf
+            candidate = int(np.argmax(delta))
+            if delta[candidate] > best[0]:
+                best = (float(delta[candidate]), position, candidate)
+        if best[1] is None:
+            break
+        _, position, candidate = best
+        leaving = picks[position]
+        if groups is not None:
+            for group, change in ((int(groups[leaving]), 1), (int(groups[candidate]), -1)):
+                if group in capacity:
+                    capacity[group] += change
+        chosen[leaving], chosen[candidate] = False, True
+        picks[position] = candidate
+    sub = CoveringProblem(problem.demand_xyz, problem.population, problem.covered, problem.candidate_xyz[picks],
+                          problem.radius_m)
+    order = greedy(sub, len(picks), matrix[picks])
+    ordered = [picks[i] for i in order.picks]
+    if sum(order.gains) <= start.objective:
+        return start
+    return CoveringResult(ordered, order.gains, "greedy+interchange", "heuristic", sum(order.gains),
+                          seconds=start.seconds + time.perf_counter() - started)
+
+
 def exact(problem: CoveringProblem, count: int, time_limit_s: float = EXACT_TIME_LIMIT_S,
           matrix: csr_matrix | None = None) -> CoveringResult:
     """The MILP: max Σ pop·y over uncovered communes, y ≤ Σ x of the sites serving them, Σ x ≤ count,

@@ -23,7 +23,7 @@ from directory.errors import InvalidInput
 from directory.geodesy import unit_vectors
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
 from qualification.consolidation import DEFAULT_MIN_CHEQUES_PER_VENUE, ConsolidationModel
-from qualification.covering import EXACT_TIME_LIMIT_S, CoveringProblem, CoveringResult, exact, greedy
+from qualification.covering import EXACT_TIME_LIMIT_S, CoveringProblem, CoveringResult, exact, greedy, interchange
 from qualification.density import DensityModel
 from qualification.models import ApplicationVenue, VenueOutcome
 from qualification.quotas import find_territory
@@ -102,6 +102,9 @@ class Recommendation:
         result = self.result
         if result.solver == "greedy":
             return f"Sélection gloutonne ({_duration(result.seconds)}) : approchée, sans preuve d'optimalité."
+        if result.solver == "greedy+interchange":
+            return (f"Sélection gloutonne améliorée par échanges ({_duration(result.seconds)}) : approchée, sans preuve "
+                    "d'optimalité.")
         gap = "écart à la borne inconnu" if result.gap is None else f"écart à la borne {french.percent(result.gap, 2)}"
         if result.status == "optimal":
             return f"Solution exacte optimale (HiGHS, {_duration(result.seconds)}, {gap})."
@@ -161,10 +164,11 @@ def clean_query(level: Any, distance_km: Any, count: Any, kinds: Any) -> tuple[i
 def recommend(session: Session, *, level: Any, distance_km: Any, count: Any, territory: str | None = None,
               candidates: Any = None, respect_quotas: bool = False, exact_solution: bool = False,
               time_limit_s: float = EXACT_TIME_LIMIT_S,
-              min_cheques_per_venue: float = DEFAULT_MIN_CHEQUES_PER_VENUE) -> Recommendation:
+              min_cheques_per_venue: float = DEFAULT_MIN_CHEQUES_PER_VENUE, swaps: bool = True) -> Recommendation:
     """The `count` candidate sites of the territory that together bring the most people within `distance_km`
     of a qualified venue offering a service of `level`; with `exact_solution`, the greedy order is kept
-    for comparison (`greedy_objective`)."""
+    for comparison (`greedy_objective`). Up to EXACT_MAX_CANDIDATES candidates, the greedy selection is
+    then improved by swaps (`swaps=False` keeps the plain greedy one, for comparison)."""
     level, distance_km, count, kinds = clean_query(level, distance_km, count, candidates)
     territory_level, territory_code = parse_territory(territory)
     if territory_level == "france":
@@ -197,6 +201,8 @@ def recommend(session: Session, *, level: Any, distance_km: Any, count: Any, ter
         _add_quota_capacity(problem, sites, model)
     matrix = problem.coverage()
     greedy_result = greedy(problem, count, matrix)
+    if swaps and len(sites) <= EXACT_MAX_CANDIDATES:  # small enough for swaps to pay off
+        greedy_result = interchange(problem, greedy_result, matrix)
     result, greedy_objective = greedy_result, None
     if exact_solution:
         if len(sites) > EXACT_MAX_CANDIDATES:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
-from qualification.covering import CoveringProblem, exact, greedy
+from qualification.covering import CoveringProblem, exact, greedy, interchange
 
 
 def problem(rows: list[set[int]], population: list[int], covered: set[int] = frozenset(),
@@ -78,3 +78,27 @@ def test_a_time_limited_search_is_never_called_optimal():
     assert result.objective >= greedy(covering, 40, matrix).objective
     if result.status == "time_limit":
         assert not result.proven_optimal
+
+
+def test_interchange_swaps_the_big_site_for_the_two_disjoint_ones():
+    covering, matrix = problem([{0, 1}, {2, 3}, {1, 2, 4}], [3, 3, 3, 3, 1])
+    improved = interchange(covering, greedy(covering, 2, matrix), matrix)
+    assert sorted(improved.picks) == [0, 1] and improved.objective == 12 and improved.solver == "greedy+interchange"
+
+
+def test_interchange_is_never_worse_than_greedy_nor_better_than_exact():
+    generator = random.Random(21)
+    for _ in range(15):
+        communes = 14
+        population = [generator.randint(1, 50) for _ in range(communes)]
+        rows = [set(generator.sample(range(communes), generator.randint(1, 5))) for _ in range(9)]
+        covering, matrix = problem(rows, population)
+        fast = greedy(covering, 3, matrix)
+        assert fast.objective <= interchange(covering, fast, matrix).objective <= exact(covering, 3, matrix=matrix).objective
+
+
+def test_interchange_keeps_the_capacities():
+    # Sites 0 and 1 share a territory with room for one; greedy takes 0, a swap to 1 stays allowed, 0+1 never.
+    covering, matrix = problem([{0, 1}, {1, 2}, {3}], [10, 10, 10, 1], groups=[0, 0, 1], capacity={0: 1})
+    result = interchange(covering, greedy(covering, 2, matrix), matrix)
+    assert not {0, 1} <= set(result.picks)
