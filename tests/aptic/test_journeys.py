@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +20,21 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-from aptic import create_app
 from directory.db import make_engine
 from directory.models import Organisation, Venue
 from maps import api as maps_api
-from redemption import api as redemption_api
 from tests.conftest import database_copy
-from tests.builders import ACTOR, CAHORS, PASSWORD, complete_application, make_order, offset, two_of_each_kind
+from tests.builders import (
+    CAHORS,
+    PASSWORD,
+    complete_application,
+    hand_out,
+    make_order,
+    offset,
+    served_app,
+    two_of_each_kind,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -59,24 +64,15 @@ def _serve(url: str, storage: Path) -> Iterator[tuple[str, dict]]:
         data: dict[str, Any] = {"emails": {role: user.email for role, user in cast.users.items()}}
         for index, width in enumerate(WIDTHS):
             scanned = order.booklets[index]
-            redemption_api.record_distribution(session, ACTOR, distributor, scanned, f"BEN-{width}")
+            hand_out(session, distributor, scanned, ref=f"BEN-{width}")
             application = complete_application(session, storage, point=offset(*CAHORS, 30_000 * index))
             data[width] = {"cheque": scanned.cheques[0].code, "booklet": order.booklets[2 + index].number,
                            "application": application.id, "override_code": ("46", "33")[index]}
         maps_api.refresh_coverage(session)
         session.commit()
     engine.dispose()
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "journeys",
-                      "QUALIFICATION_UPLOAD_DIR": str(storage)})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", data
-    finally:
-        server.shutdown()
-        thread.join()
-        app.extensions["aptic.db"].engine.dispose()
+    with served_app(url, QUALIFICATION_UPLOAD_DIR=str(storage)) as base_url:
+        yield base_url, data
 
 
 @dataclass
@@ -192,12 +188,9 @@ def _distributor(walk: Walk, data: dict) -> None:
     page = walk.page
     walk.click("Remettre un carnet", within=page.locator(".role-home"))
     page.get_by_label("Numéro du carnet").fill(data[walk.width]["booklet"])
-    page.get_by_label(re.compile("^Référence du bénéficiaire")).fill(f"DOSSIER-{walk.width}")
-    # Fields the form may also ask for (identity checked once per vintage): filled when present.
-    for label, value in (("Nom", "Martin"), ("Prénom", "Camille"), ("Date de naissance", "1950-03-01")):
-        field_ = page.get_by_label(label, exact=True)
-        if field_.count():
-            field_.first.fill(value)
+    # One booklet per person and vintage: each width hands out to another person.
+    for label, value in (("Nom", f"Martin {walk.width}"), ("Prénom", "Camille"), ("Date de naissance", "1950-03-01")):
+        page.get_by_label(label, exact=True).fill(value)
     page.get_by_role("button", name="Enregistrer la remise").click()
     walk.check("carnet remis")
     assert page.locator("[data-outcome=distributed]").is_visible()
