@@ -49,6 +49,7 @@ from directory.referential import (
     services_for_standard,
 )
 from directory.territories import (
+    COMMUNE_CODE_OF_LEVEL,
     INSEE_CODE,
     POSTCODE,
     check_coordinates,
@@ -91,8 +92,8 @@ __all__ = [
     # audit
     "Actor", "audit_trail", "jsonable", "record_audit", "record_audits",
     # territories
-    "INSEE_CODE", "POSTCODE", "check_coordinates", "commune_at", "commune_by_code", "communes_by_postcode", "name_with_preposition",
-    "normalize_name", "search_communes", "territory_by_code",
+    "COMMUNE_CODE_OF_LEVEL", "INSEE_CODE", "POSTCODE", "check_coordinates", "commune_at", "commune_by_code",
+    "communes_by_postcode", "name_with_preposition", "normalize_name", "search_communes", "territory_by_code",
     # referential
     "REFERENTIAL_FILE", "active_services", "load_referential", "services_by_slugs", "services_for_standard",
     # organisations

@@ -17,6 +17,13 @@ INSEE_CODE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
 POSTCODE = re.compile(r"^\d{5}$")
 # A point farther than this from every commune polygon is not in France (metro + DROM).
 OUTSIDE_FRANCE_TOLERANCE_M = 2_000
+# The column of a commune's row that holds the code of its territory of each level.
+COMMUNE_CODE_OF_LEVEL = {
+    TerritoryLevel.REGION: Territory.region_code,
+    TerritoryLevel.DEPARTEMENT: Territory.departement_code,
+    TerritoryLevel.EPCI: Territory.epci_code,
+    TerritoryLevel.COMMUNE: Territory.code,
+}
 
 
 def normalize_name(value: str) -> str:

@@ -9,7 +9,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from directory.api import EMAIL, territory_by_code
+from directory.api import COMMUNE_CODE_OF_LEVEL, EMAIL, territory_by_code
 from directory.db import bbox_filter, geodesic_distance_m, point_wkt
 from directory.errors import InvalidInput, NotFound
 from directory.models import Organisation, ServiceLevel, Territory, TerritoryLevel, Venue
@@ -21,12 +21,6 @@ TERRITORY_CHILD_LEVEL = {
     TerritoryLevel.REGION: TerritoryLevel.DEPARTEMENT,
     TerritoryLevel.DEPARTEMENT: TerritoryLevel.COMMUNE,
     TerritoryLevel.EPCI: TerritoryLevel.COMMUNE,
-}
-_TERRITORY_CODE_COLUMN = {
-    TerritoryLevel.REGION: Territory.region_code,
-    TerritoryLevel.DEPARTEMENT: Territory.departement_code,
-    TerritoryLevel.EPCI: Territory.epci_code,
-    TerritoryLevel.COMMUNE: Territory.code,
 }
 
 
@@ -42,7 +36,7 @@ class TerritoryOverview:
 def published_venue_counts(session: Session, level: TerritoryLevel | str, within: Territory | None = None) -> dict[str, int]:
     """Number of published venues per territory code of `level` (territories without any are absent)."""
     level = TerritoryLevel(level)
-    key = _TERRITORY_CODE_COLUMN[level]
+    key = COMMUNE_CODE_OF_LEVEL[level]
     statement = (
         select(key, func.count(Venue.id))
         .select_from(Venue)
@@ -51,7 +45,7 @@ def published_venue_counts(session: Session, level: TerritoryLevel | str, within
         .group_by(key)
     )
     if within is not None:
-        statement = statement.where(_TERRITORY_CODE_COLUMN[within.level] == within.code)
+        statement = statement.where(COMMUNE_CODE_OF_LEVEL[within.level] == within.code)
     return {code: count for code, count in session.execute(statement) if code}
 
 
@@ -83,7 +77,7 @@ def published_venues_in(session: Session, territory: Territory, limit: int = 500
         select(Venue)
         .options(selectinload(Venue.services))
         .join(Territory, (Territory.code == Venue.code_insee) & (Territory.level == TerritoryLevel.COMMUNE))
-        .where(Venue.published, _TERRITORY_CODE_COLUMN[territory.level] == territory.code)
+        .where(Venue.published, COMMUNE_CODE_OF_LEVEL[territory.level] == territory.code)
         .order_by(Venue.commune, Venue.nom, Venue.id)
         .limit(limit)
     )

@@ -18,6 +18,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from directory import french
+from directory.api import COMMUNE_CODE_OF_LEVEL
 from directory.csv_files import SafeDictWriter
 from directory.errors import InvalidInput
 from directory.geodesy import unit_vectors
@@ -33,12 +34,6 @@ KIND_LABELS = {"waitlisted": "Liste d'attente", "imported": "Lieu ouvert non qua
 MAX_COUNT = 2_000
 MAX_DISTANCE_KM = 100.0
 EXACT_MAX_CANDIDATES = 5_000  # beyond a département, the exact model outgrows its time limit
-_COMMUNE_COLUMN = {
-    TerritoryLevel.REGION: Territory.region_code,
-    TerritoryLevel.DEPARTEMENT: Territory.departement_code,
-    TerritoryLevel.EPCI: Territory.epci_code,
-    TerritoryLevel.COMMUNE: Territory.code,
-}
 _OF_TERRITORY = {"france": "de la France", "region": "de la région", "departement": "du département",
                  "epci": "de l'intercommunalité", "commune": "de la commune"}
 
@@ -175,7 +170,7 @@ def recommend(session: Session, *, level: Any, distance_km: Any, count: Any, ter
         area, name = None, "France"
     else:
         found = find_territory(session, territory_level, territory_code)
-        area, name = _COMMUNE_COLUMN[TerritoryLevel(territory_level)] == found.code, found.name
+        area, name = COMMUNE_CODE_OF_LEVEL[TerritoryLevel(territory_level)] == found.code, found.name
     communes = session.execute(
         select(Territory.code, Territory.name, Territory.departement_code, Territory.population,
                func.ST_X(Territory.centre), func.ST_Y(Territory.centre))

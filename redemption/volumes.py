@@ -14,15 +14,10 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from directory.api import COMMUNE_CODE_OF_LEVEL
 from directory.models import Territory, TerritoryLevel, Venue
 from redemption.models import Booklet, Cheque, ChequeStatus, Order, OrderStatus, Redemption, RedemptionStatus
 
-_COMMUNE_COLUMN = {
-    TerritoryLevel.REGION: Territory.region_code,
-    TerritoryLevel.DEPARTEMENT: Territory.departement_code,
-    TerritoryLevel.EPCI: Territory.epci_code,
-    TerritoryLevel.COMMUNE: Territory.code,
-}
 
 
 def cheques_in_circulation_by_commune(session: Session, today: date) -> dict[str, float]:
@@ -36,7 +31,7 @@ def cheques_in_circulation_by_commune(session: Session, today: date) -> dict[str
     ).all())
     spread: dict[str, float] = defaultdict(float)
     for order_id, territories in session.execute(select(Order.id, Order.territories).where(Order.id.in_(per_order))):
-        area = or_(*(_COMMUNE_COLUMN[TerritoryLevel(entry["level"])] == entry["code"] for entry in territories))
+        area = or_(*(COMMUNE_CODE_OF_LEVEL[TerritoryLevel(entry["level"])] == entry["code"] for entry in territories))
         communes = session.execute(select(Territory.code, Territory.population)
                                    .where(Territory.level == TerritoryLevel.COMMUNE, area)).all()
         people = sum(population or 0 for _, population in communes)
