@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.api import COMMUNE_CODE_OF_LEVEL, EMAIL, territory_by_code
@@ -81,13 +81,14 @@ def published_venues_in(session: Session, territory: Territory, limit: int = 500
         .order_by(Venue.commune, Venue.nom, Venue.id)
         .limit(limit)
     )
-    if accepting_pass:
-        statement = (
-            statement.outerjoin(Organisation, Organisation.id == Venue.organisation_id)
-            .where(Venue.accepts_pass, ~Venue.distribution_only,
-                   Organisation.distribution_only.is_not(True))
-        )
-    return list(session.scalars(statement))
+    return list(session.scalars(_accepting_pass(statement) if accepting_pass else statement))
+
+
+def _accepting_pass(statement: Select) -> Select:
+    """Only the venues where the pass's cheques are taken: accepting it, and not distribution-only
+    themselves or by their organisation."""
+    return (statement.outerjoin(Organisation, Organisation.id == Venue.organisation_id)
+            .where(Venue.accepts_pass, ~Venue.distribution_only, Organisation.distribution_only.is_not(True)))
 
 
 def regions_with_counts(session: Session) -> list[tuple[Territory, int]]:
@@ -172,15 +173,17 @@ def parse_bbox(value: str, field: str = "bbox") -> tuple[float, float, float, fl
 
 
 def venues_in_bbox(
-    session: Session, bbox: tuple[float, float, float, float], limit: int = MAP_BBOX_MAX_VENUES
+    session: Session, bbox: tuple[float, float, float, float], limit: int = MAP_BBOX_MAX_VENUES,
+    accepting_pass: bool = False,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Published venues in a lon/lat box, light enough for map markers; True when cut at `limit`."""
-    rows = session.execute(
+    statement = (
         select(Venue.id, Venue.nom, Venue.commune, func.ST_X(Venue.location), func.ST_Y(Venue.location))
         .where(Venue.published, bbox_filter(session, Venue, "location", *bbox))
         .order_by(Venue.id)
         .limit(limit + 1)
-    ).all()
+    )
+    rows = session.execute(_accepting_pass(statement) if accepting_pass else statement).all()
     venues = [
         {"id": vid, "nom": nom, "commune": commune, "lon": x, "lat": y} for vid, nom, commune, x, y in rows[:limit]
     ]

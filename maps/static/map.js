@@ -83,7 +83,8 @@
         }).catch(function () {});
         return;
       }
-      load(options.venuesUrl + "?bbox=" + map.getBounds().toBBoxString())
+      var separator = options.venuesUrl.indexOf("?") >= 0 ? "&" : "?";
+      load(options.venuesUrl + separator + "bbox=" + map.getBounds().toBBoxString())
         .then(showVenues)
         .catch(function () {});
     }

@@ -137,7 +137,8 @@ def map_counts(query: dict[str, Any]) -> Response:
                                                    f"{MAP_BBOX_MAX_VENUES} lieux")
 @api_bp.errors(400, codes={400: ["invalid_bbox"]})
 def map_venues(query: dict[str, Any]) -> Response:
-    return _cached(map_venue_collection(*venues_in_bbox(request_session(), query["bbox"])))
+    return _cached(map_venue_collection(*venues_in_bbox(request_session(), query["bbox"],
+                                                        accepting_pass=query["accepte_pass"])))
 
 
 @api_bp.route("/territories/<level>/<code>/coverage", tags=["Territoires"], parameters=COVERAGE_PATH)

@@ -126,6 +126,7 @@ class BoundingBox(params.Text):
 
 class MapArea(params.Schema):
     bbox = BoundingBox(description="ouest,sud,est,nord en degrés WGS84")
+    accepte_pass = params.Flag(description="Seulement les lieux où les chèques du pass sont encaissés")
 
 
 class CoverageSelection(params.Schema):

@@ -75,8 +75,9 @@ def _search_context(session: Session) -> dict[str, Any]:
     }
 
 
-def _map_urls() -> dict[str, str]:
-    return {"counts_url": url_for("maps_api.map_counts"), "venues_url": url_for("maps_api.map_venues")}
+def _map_urls(accepting_pass: bool = False) -> dict[str, str]:
+    venues = url_for("maps_api.map_venues", **({"accepte_pass": "1"} if accepting_pass else {}))
+    return {"counts_url": url_for("maps_api.map_counts"), "venues_url": venues}
 
 
 # ---------------------------------------------------------------------------------- public pages
@@ -226,7 +227,7 @@ def embed() -> Response:
     bounds = territory_bounds(territory) if territory is not None else None
     venues = published_venues_in(session, territory, limit=200, accepting_pass=area["accepte_pass"]) \
         if territory is not None else []
-    rendered = venue_map(**_map_urls(), bounds=bounds)
+    rendered = venue_map(**_map_urls(area["accepte_pass"]), bounds=bounds)
     response = Response(render_template("maps/embed.html", territory=territory, venues=venues, map=rendered,
                                         accepting_pass=area["accepte_pass"]))
     # Partners show this page in an iframe on their own sites.

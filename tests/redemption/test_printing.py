@@ -10,7 +10,7 @@ from pyzbar import pyzbar
 from directory import french
 from directory.errors import Conflict
 from redemption import api, codes, covers, printing
-from tests.builders import ACTOR, aptic_staff, make_order, make_venue, sign_in
+from tests.builders import ACTOR, aptic_staff, make_order, make_venue, set_venue_point, sign_in
 
 BASE = "https://carte.aptic.fr"
 
@@ -130,6 +130,12 @@ def test_the_qr_code_leads_to_the_venues_accepting_the_pass_in_the_territory(app
     assert world.venue.nom in html and world.other_venue.nom in html
     for absent in (world.far_venue, lapsed, france_services, world.candidate_venue):
         assert absent.nom not in html
+    # The map's markers follow the same filter: the page asks for them with accepte_pass=1.
+    assert "accepte_pass=1" in html
+    for index, venue in enumerate((world.venue, world.other_venue, lapsed, france_services)):
+        set_venue_point(session, venue, -0.58 + index / 100, 44.84)
+    markers = app.test_client().get("/api/v1/map/venues?bbox=-2,44,0,46&accepte_pass=1").get_json()
+    assert {f["properties"]["nom"] for f in markers["features"]} == {world.venue.nom, world.other_venue.nom}
     # Without the filter, the territory's map lists every published venue, as before.
     assert lapsed.nom in app.test_client().get("/embed?territoire=33&niveau=departement").get_data(as_text=True)
 
