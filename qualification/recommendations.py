@@ -24,7 +24,7 @@ from directory.errors import InvalidInput
 from directory.geodesy import unit_vectors
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
 from qualification.consolidation import DEFAULT_MIN_CHEQUES_PER_VENUE, ConsolidationModel
-from qualification.covering import EXACT_TIME_LIMIT_S, CoveringProblem, CoveringResult, exact, greedy, interchange
+from qualification.covering import EXACT_TIME_LIMIT_S, CoveringProblem, CoveringResult, exact, greedy, improve
 from qualification.density import DensityModel
 from qualification.models import ApplicationVenue, VenueOutcome
 from qualification.quotas import find_territory
@@ -98,8 +98,8 @@ class Recommendation:
         if result.solver == "greedy":
             return f"Sélection gloutonne ({_duration(result.seconds)}) : approchée, sans preuve d'optimalité."
         if result.solver == "greedy+interchange":
-            return (f"Sélection gloutonne améliorée par échanges ({_duration(result.seconds)}) : approchée, sans preuve "
-                    "d'optimalité.")
+            return (f"Sélection gloutonne améliorée par échanges et redémarrages ({_duration(result.seconds)}) : "
+                    "approchée, sans preuve d'optimalité.")
         gap = "écart à la borne inconnu" if result.gap is None else f"écart à la borne {french.percent(result.gap, 2)}"
         if result.status == "optimal":
             return f"Solution exacte optimale (HiGHS, {_duration(result.seconds)}, {gap})."
@@ -197,7 +197,7 @@ def recommend(session: Session, *, level: Any, distance_km: Any, count: Any, ter
     matrix = problem.coverage()
     greedy_result = greedy(problem, count, matrix)
     if swaps and len(sites) <= EXACT_MAX_CANDIDATES:  # small enough for swaps to pay off
-        greedy_result = interchange(problem, greedy_result, matrix)
+        greedy_result = improve(problem, greedy_result, matrix)
     result, greedy_objective = greedy_result, None
     if exact_solution:
         if len(sites) > EXACT_MAX_CANDIDATES:

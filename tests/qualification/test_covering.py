@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
-from qualification.covering import CoveringProblem, exact, greedy, interchange
+from qualification.covering import CoveringProblem, exact, greedy, improve, interchange
 
 
 def problem(rows: list[set[int]], population: list[int], covered: set[int] = frozenset(),
@@ -102,3 +102,18 @@ def test_interchange_keeps_the_capacities():
     covering, matrix = problem([{0, 1}, {1, 2}, {3}], [10, 10, 10, 1], groups=[0, 0, 1], capacity={0: 1})
     result = interchange(covering, greedy(covering, 2, matrix), matrix)
     assert not {0, 1} <= set(result.picks)
+
+
+def test_restarts_reach_the_optimum_of_small_cases_and_keep_capacities():
+    generator = random.Random(22)
+    for _ in range(10):
+        communes = 16
+        population = [generator.randint(1, 50) for _ in range(communes)]
+        rows = [set(generator.sample(range(communes), generator.randint(1, 5))) for _ in range(10)]
+        covering, matrix = problem(rows, population, groups=[i % 3 for i in range(10)], capacity={0: 1})
+        fast = greedy(covering, 3, matrix)
+        better = improve(covering, fast, matrix, time_limit_s=5)
+        best = exact(covering, 3, matrix=matrix)
+        assert fast.objective <= better.objective <= best.objective
+        assert sum(1 for pick in better.picks if pick % 3 == 0) <= 1
+        assert improve(covering, fast, matrix, time_limit_s=5).picks == better.picks  # deterministic
