@@ -109,6 +109,18 @@ def structure(row: dict[str, Any], accepts_pass: bool) -> dict[str, Any]:
         "description": _clip(description, 10_000) if len(description) >= 5 else None,
         "lien_source": None,
         "siret": pivot if re.fullmatch(r"\d{14}", pivot) and not standard.PLACEHOLDER_PIVOT.match(pivot) else None,
+        **_place(row),
+        "courriel": lists["courriels"][0] if lists["courriels"] else None,
+        "site_web": lists["site_web"][0] if lists["site_web"] else None,
+        "horaires_accueil": row.get("horaires"),
+        "accessibilite_lieu": row.get("fiche_acces_libre"),
+        "reseaux_porteurs": reseaux or None,
+    })
+
+
+def _place(row: dict[str, Any]) -> dict[str, Any]:
+    """Where a structure or one of its services is, and its phone: the same fields in both formats."""
+    return {
         "commune": row["commune"],
         "code_postal": row["code_postal"],
         "code_insee": row.get("code_insee"),
@@ -117,12 +129,7 @@ def structure(row: dict[str, Any], accepts_pass: bool) -> dict[str, Any]:
         "longitude": row.get("longitude"),
         "latitude": row.get("latitude"),
         "telephone": row.get("telephone"),
-        "courriel": lists["courriels"][0] if lists["courriels"] else None,
-        "site_web": lists["site_web"][0] if lists["site_web"] else None,
-        "horaires_accueil": row.get("horaires"),
-        "accessibilite_lieu": row.get("fiche_acces_libre"),
-        "reseaux_porteurs": reseaux or None,
-    })
+    }
 
 
 def services(row: dict[str, Any], accepts_pass: bool) -> list[dict[str, Any]]:
@@ -145,14 +152,7 @@ def services(row: dict[str, Any], accepts_pass: bool) -> list[dict[str, Any]]:
             "frais": "gratuit" if "Gratuit" in fees else "payant" if "Payant" in fees else None,
             "frais_precisions": PASS_SENTENCE if accepts_pass else None,
             "publics": publics or ["tous-publics"],
-            "commune": row["commune"],
-            "code_postal": row["code_postal"],
-            "code_insee": row.get("code_insee"),
-            "adresse": row["adresse"],
-            "complement_adresse": row.get("complement_adresse"),
-            "longitude": row.get("longitude"),
-            "latitude": row.get("latitude"),
-            "telephone": row.get("telephone"),
+            **_place(row),
             "courriel": (_list(row, "courriels") or [None])[0],
             "modes_accueil": ["en-presentiel"],
             "horaires_accueil": row.get("horaires"),

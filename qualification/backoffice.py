@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from qualification.checklist import checklist
+from qualification.consolidation import ConsolidationModel
 from qualification.decisions import proposals
 from qualification.density import DensityModel, Proposal
 from qualification.models import Application, ApplicationStatus, ApplicationVenue
@@ -37,10 +38,12 @@ def review_queue(session: Session) -> list[ReviewRow]:
     """Files under review, oldest first, with the proposed decisions once their documents are checked."""
     applications = applications_to_review(session)
     model = DensityModel(session) if applications else None
+    volumes = ConsolidationModel(session, model) if model is not None else None
     rows = []
     for application in applications:
         items = checklist(application)
-        proposed = proposals(session, application, model) if application.status != ApplicationStatus.SUBMITTED else []
+        proposed = ([] if application.status == ApplicationStatus.SUBMITTED
+                    else proposals(session, application, model, volumes))
         rows.append(ReviewRow(application, sum(item.done for item in items), len(items), proposed))
     return rows
 

@@ -42,10 +42,11 @@ def record_decision(session: Session, actor: Actor, site: ApplicationVenue, prop
     return decision
 
 
-def proposals(session: Session, application: Application, model: DensityModel | None = None) -> list[Proposal]:
+def proposals(session: Session, application: Application, model: DensityModel | None = None,
+              volumes: ConsolidationModel | None = None) -> list[Proposal]:
     """The decision the rules propose for each undecided point de présence, in order (no change made)."""
     model = model or DensityModel(session)
-    volumes = ConsolidationModel(session, model)
+    volumes = volumes or ConsolidationModel(session, model)
     result = []
     for site in application.sites:
         if site.outcome in (VenueOutcome.PENDING, VenueOutcome.WAITLISTED):

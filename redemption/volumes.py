@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directory.api import COMMUNE_CODE_OF_LEVEL
@@ -30,12 +30,20 @@ def cheques_in_circulation_by_commune(session: Session, today: date) -> dict[str
         .group_by(Booklet.order_id)
     ).all())
     spread: dict[str, float] = defaultdict(float)
+    # Orders share their territories (a département, a région): each territory's communes are read once.
+    communes_of: dict[tuple[str, str], dict[str, int]] = {}
     for order_id, territories in session.execute(select(Order.id, Order.territories).where(Order.id.in_(per_order))):
-        area = or_(*(COMMUNE_CODE_OF_LEVEL[TerritoryLevel(entry["level"])] == entry["code"] for entry in territories))
-        communes = session.execute(select(Territory.code, Territory.population)
-                                   .where(Territory.level == TerritoryLevel.COMMUNE, area)).all()
-        people = sum(population or 0 for _, population in communes)
-        for code, population in communes:
+        communes: dict[str, int] = {}
+        for entry in territories:
+            key = (entry["level"], entry["code"])
+            if key not in communes_of:
+                communes_of[key] = dict(session.execute(
+                    select(Territory.code, Territory.population).where(
+                        Territory.level == TerritoryLevel.COMMUNE,
+                        COMMUNE_CODE_OF_LEVEL[TerritoryLevel(entry["level"])] == entry["code"])).all())
+            communes.update(communes_of[key])
+        people = sum(population or 0 for population in communes.values())
+        for code, population in communes.items():
             if people:
                 spread[code] += per_order[order_id] * (population or 0) / people
     return dict(spread)

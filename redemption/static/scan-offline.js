@@ -151,9 +151,12 @@
       return;
     }
     codeError.textContent = "";
+    // Cleared now, not once saved: a handheld scanner may already be typing the next code.
+    code.value = "";
+    code2.value = "";
+    code.focus();
     save({key: newKey(), venueId: venue.value, service: service.value, codes: codes, state: "pending",
-          serviceLabel: service.options[service.selectedIndex].text, queuedAt: Date.now()})
-      .then(render).then(function () { code.value = ""; code2.value = ""; code.focus(); });
+          serviceLabel: service.options[service.selectedIndex].text, queuedAt: Date.now()}).then(render);
   });
 
   window.addEventListener("online", flush);

@@ -200,3 +200,19 @@ def test_the_waitlist_page_shows_the_greedy_order_next_to_the_date_order(client,
     assert rows[1].startswith(f"<td>2</td><td>1</td><td>{late.venue.nom}</td>")
     refused = client.get("/qualification/recommandations/liste-attente", query_string={"level": "9"})
     assert refused.status_code == 400 and "niveau" in refused.get_data(as_text=True)
+
+
+def test_a_time_limited_exact_search_is_never_called_optimal():
+    from qualification.covering import CoveringResult
+    from qualification.recommendations import Recommendation
+
+    def said(result):
+        return Recommendation(2, 10.0, "departement", "33", "Gironde", 1_000, 500, 3, result).solver_sentence()
+
+    stopped = said(CoveringResult([0], [100], "exact", "time_limit", 100, bound=120, gap=1 / 6, seconds=10.0))
+    assert "arrêtée par sa limite de temps" in stopped and "non prouvée optimale" in stopped
+    assert "écart à la borne 16,67\u202f%" in stopped
+    kept = said(CoveringResult([1], [110], "exact", "time_limit", 110, seconds=10.0, greedy_fallback=True))
+    assert "la sélection gloutonne, meilleure, est gardée" in kept and "écart à la borne inconnu" in kept
+    assert said(CoveringResult([0], [100], "exact", "optimal", 100, 100, 0.0, 1.0)).startswith(
+        "Solution exacte optimale (HiGHS, 1,0\u00a0s")
