@@ -6,15 +6,14 @@ import io
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, Row, String, cast, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from directory.api import Actor, record_audit, record_audits
+from directory.api import Actor, record_audits
 from directory.csv_files import SafeWriter
-from directory.db import ScheduledJob, transaction_lock, unit_of_work, utcnow
-from directory.csv_files import SafeWriter
+from directory.db import ScheduledJob, allocate_ids, is_postgresql, transaction_lock, unit_of_work, utcnow
 from directory.errors import Conflict, InvalidInput
-from directory.models import Venue, VenueStatus
+from directory.models import AuditEvent, Venue, VenueStatus
 from redemption.fees import round_half_up, rule_in_force
 from redemption.models import REDEMPTION_MACHINE, ClosedMonth, FeeRuleKind, Redemption, RedemptionStatus, Statement
 from redemption.months import month_bounds, paris_date
@@ -51,13 +50,29 @@ def _check_month_order(session: Session, month: date, start: datetime) -> None:
                        field="month", code="previous_month_not_closed")
 
 
-def _last_statements(session: Session, month: date) -> dict[int, Statement]:
-    """Each venue's latest statement before `month`."""
+def _venues_to_close(session: Session, month: date, start: datetime, end: datetime) -> list[Row[Any]]:
+    """Per venue due a statement, in venue order: status, the month's cheques and gross, what its latest
+    statement carried out (None without one). One GROUP BY over the month, whatever its volume."""
+    reimbursable = REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED)
+    totals = (
+        select(Redemption.venue_id, func.sum(Redemption.cheque_count).label("cheques"),
+               func.sum(Redemption.amount_cents).label("gross"))
+        .where(Redemption.status.in_(reimbursable), Redemption.created_at >= start, Redemption.created_at < end)
+        .group_by(Redemption.venue_id).subquery()
+    )
     latest = (select(Statement.venue_id, func.max(Statement.month).label("month"))
               .where(Statement.month < month).group_by(Statement.venue_id).subquery())
-    return {statement.venue_id: statement for statement in session.scalars(
-        select(Statement).join(latest, (Statement.venue_id == latest.c.venue_id) & (Statement.month == latest.c.month))
-    )}
+    previous = (select(Statement.venue_id, Statement.carried_out_cents, Statement.final)
+                .join(latest, (Statement.venue_id == latest.c.venue_id) & (Statement.month == latest.c.month))
+                .subquery())
+    return list(session.execute(
+        select(Venue.id, Venue.status, func.coalesce(totals.c.cheques, 0), func.coalesce(totals.c.gross, 0),
+               previous.c.carried_out_cents)
+        .outerjoin(totals, totals.c.venue_id == Venue.id)
+        .outerjoin(previous, previous.c.venue_id == Venue.id)
+        .where(or_(totals.c.venue_id.is_not(None), previous.c.final.is_(False)))
+        .order_by(Venue.id)
+    ))
 
 
 def close_month(session: Session, actor: Actor, month: date, now: datetime | None = None) -> dict[str, Any]:
@@ -66,6 +81,8 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
     A venue gets a statement every month from the month of its first redemption while it stays
     qualified, with the monthly fee even in a month without redemptions; the balance it owes is
     carried to its next statement. A venue no longer qualified gets a final statement, then no more.
+    Set-based: one aggregate per venue, one multi-row insert of the statements, one UPDATE and one
+    INSERT … SELECT for the redemptions and their audit, whatever the month's volume.
     """
     now = now or utcnow()
     month = month.replace(day=1)
@@ -82,49 +99,61 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
     commission_bp = rule_in_force(session, FeeRuleKind.COMMISSION_BP, month).value
     monthly_fee = rule_in_force(session, FeeRuleKind.MONTHLY_FEE_CENTS, month).value
     vat_bp = rule_in_force(session, FeeRuleKind.VAT_RATE_BP, month).value
-    reimbursable = REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED)
-    totals = {venue_id: (cheques, gross) for venue_id, cheques, gross in session.execute(
-        select(Redemption.venue_id, func.sum(Redemption.cheque_count), func.sum(Redemption.amount_cents))
-        .where(Redemption.status.in_(reimbursable), Redemption.created_at >= start, Redemption.created_at < end)
-        .group_by(Redemption.venue_id)
-    )}
-    last = _last_statements(session, month)
-    venue_ids = sorted(set(totals) | {venue_id for venue_id, statement in last.items() if not statement.final})
-    statuses = dict(session.execute(select(Venue.id, Venue.status).where(Venue.id.in_(venue_ids))).tuples().all())
+    venues = _venues_to_close(session, month, start, end)
     sequence = session.scalar(select(func.coalesce(func.max(Statement.sequence), 0)))
-    for venue_id in venue_ids:
-        cheque_count, gross = totals.get(venue_id, (0, 0))
-        previous = last.get(venue_id)
-        carried_in = previous.carried_out_cents if previous is not None else 0
-        final = statuses[venue_id] != VenueStatus.QUALIFIED
+    statements, audits = [], []
+    for statement_id, (venue_id, status, cheque_count, gross, carried) in zip(
+            allocate_ids(session, Statement, len(venues)), venues, strict=True):
+        carried_in = carried or 0
+        final = status != VenueStatus.QUALIFIED
         sequence += 1
         commission = round_half_up(gross * commission_bp, 10_000)
         net = gross - commission - monthly_fee
-        statement = Statement(
-            sequence=sequence, number=f"RLV-{sequence:07d}", venue_id=venue_id, month=month,
-            cheque_count=cheque_count, gross_cents=gross, commission_rate_bp=commission_bp,
-            commission_cents=commission, fee_cents=monthly_fee, net_cents=net, carried_in_cents=carried_in,
-            carried_out_cents=0 if final else max(carried_in - net, 0), final=final, vat_rate_bp=vat_bp,
-            closed_at=now,
-        )
-        session.add(statement)
-        session.flush()
-        redemption_ids = list(session.scalars(
-            update(Redemption)
-            .where(Redemption.venue_id == venue_id, Redemption.status.in_(reimbursable),
-                   Redemption.created_at >= start, Redemption.created_at < end)
-            .values(status=RedemptionStatus.REIMBURSED, statement_id=statement.id)
-            .returning(Redemption.id).execution_options(synchronize_session="fetch")
-        )) if venue_id in totals else []
-        record_audit(session, actor, "statement.closed", "statement", statement.id, number=statement.number,
-                     venue_id=venue_id, month=month, net_cents=net, carried_in_cents=carried_in,
-                     carried_out_cents=statement.carried_out_cents, final=final)
-        record_audits(session, actor, "redemption.reimbursed", "redemption",
-                      [(rid, {"statement": statement.number}) for rid in redemption_ids], at=now)
-    session.add(ClosedMonth(month=month, closed_at=now, statement_count=len(venue_ids)))
+        carried_out = 0 if final else max(carried_in - net, 0)
+        number = f"RLV-{sequence:07d}"
+        statements.append({
+            "id": statement_id, "sequence": sequence, "number": number, "venue_id": venue_id, "month": month,
+            "cheque_count": cheque_count, "gross_cents": gross, "commission_rate_bp": commission_bp,
+            "commission_cents": commission, "fee_cents": monthly_fee, "net_cents": net,
+            "carried_in_cents": carried_in, "carried_out_cents": carried_out, "final": final,
+            "vat_rate_bp": vat_bp, "closed_at": now,
+        })
+        audits.append((statement_id, {"number": number, "venue_id": venue_id, "month": month, "net_cents": net,
+                                      "carried_in_cents": carried_in, "carried_out_cents": carried_out,
+                                      "final": final}))
+    if statements:
+        session.execute(insert(Statement), statements)
+    record_audits(session, actor, "statement.closed", "statement", audits)
+    _reimburse(session, actor, month, start, end, now)
+    session.add(ClosedMonth(month=month, closed_at=now, statement_count=len(statements)))
     session.flush()
-    return {"month": month.strftime("%Y-%m"), "created": len(venue_ids), "already_closed": 0,
+    return {"month": month.strftime("%Y-%m"), "created": len(statements), "already_closed": 0,
             "statements": statements_for_month(session, month)}
+
+
+def _reimburse(session: Session, actor: Actor, month: date, start: datetime, end: datetime, now: datetime) -> None:
+    """The month's redemptions onto their venue's new statement, each with its audit event, in two statements."""
+    reimbursable = REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED)
+    session.execute(
+        update(Redemption)
+        .where(Redemption.venue_id == Statement.venue_id, Statement.month == month,
+               Redemption.status.in_(reimbursable), Redemption.created_at >= start, Redemption.created_at < end)
+        .values(status=RedemptionStatus.REIMBURSED, statement_id=Statement.id)
+        .execution_options(synchronize_session=False)
+    )
+    # The UPDATE bypassed the identity map: redemptions already loaded must read their new state.
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Redemption):
+            session.expire(instance, ["status", "statement_id"])
+    json_object = func.json_build_object if is_postgresql(session) else func.json_object
+    session.execute(insert(AuditEvent).from_select(
+        ["at", "actor", "actor_user_id", "action", "target_type", "target_id", "data"],
+        select(literal(now, AuditEvent.at.type), literal(actor.label), literal(actor.user_id, Integer),
+               literal("redemption.reimbursed"), literal("redemption"), cast(Redemption.id, String),
+               json_object("statement", Statement.number))
+        .join(Statement, Statement.id == Redemption.statement_id)
+        .where(Statement.month == month)
+    ))
 
 
 def statements_for_month(session: Session, month: date) -> list[Statement]:
