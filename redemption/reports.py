@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directory.csv_files import SafeWriter
@@ -15,6 +15,7 @@ from directory.db import utcnow
 from directory.models import Organisation, Service, Territory, TerritoryLevel, Venue
 from redemption.models import Booklet, Cheque, ChequeStatus, Order, OrderStatus, Redemption, RedemptionStatus
 from redemption.months import paris_date
+from redemption.months_sql import paris_month
 from redemption.orders import order_summary
 
 
@@ -25,62 +26,71 @@ def _month_key(moment: datetime | date) -> str:
 
 
 def sponsor_report(session: Session, order: Order, today: date | None = None) -> dict[str, Any]:
-    """What happened to an order's cheques: by month, by territory, lost where, spent on what."""
+    """What happened to an order's cheques: by month, by territory, lost where, spent on what.
+
+    Every figure is a GROUP BY of the order's cheques or redemptions: Python only sees the groups.
+    """
     today = today or paris_date(utcnow())
     expired = today > order.expires_on or order.status == OrderStatus.CLOSED
-    cheques = session.execute(
-        select(Cheque.status, Booklet.distributed_at, Booklet.distributor_id)
-        .join(Booklet, Booklet.id == Cheque.booklet_id).where(Cheque.order_id == order.id)
-    ).all()
-    totals = Counter()
-    distributed_by_month: Counter = Counter()
-    for status, distributed_at, _ in cheques:
-        totals["issued"] += 1
-        if distributed_at is not None:
-            totals["distributed"] += 1
-            distributed_by_month[_month_key(distributed_at)] += 1
-        if status == ChequeStatus.REDEEMED:
-            totals["redeemed"] += 1
-        elif status == ChequeStatus.CANCELLED:
-            totals["cancelled"] += 1
-        else:
-            totals["expired" if expired else "valid"] += 1
-            totals["lost_distributed_unused" if distributed_at is not None else "lost_never_distributed"] += 1
-    redemptions = session.execute(
-        select(Redemption.created_at, Redemption.cheque_count, Redemption.amount_cents, Venue.id, Venue.nom,
-               Venue.commune, Territory.departement_code, Service.label)
-        .join(Venue, Venue.id == Redemption.venue_id)
-        .join(Service, Service.id == Redemption.service_id)
-        .outerjoin(Territory, (Territory.level == TerritoryLevel.COMMUNE) & (Territory.code == Venue.code_insee))
-        .where(Redemption.order_id == order.id, Redemption.status != RedemptionStatus.CANCELLED)
-    ).all()
-    by_month: dict[str, Counter] = defaultdict(Counter)
-    by_territory: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    venues: dict[int, dict[str, Any]] = {}
-    services: Counter = Counter()
-    for created_at, count, amount, venue_id, venue_name, commune, departement, service_label in redemptions:
-        month = _month_key(created_at)
-        by_month[month]["redeemed"] += count
-        by_month[month]["redeemed_cents"] += amount
-        by_territory[(departement or "?", month)]["redeemed"] += count
-        by_territory[(departement or "?", month)]["redeemed_cents"] += amount
-        venue = venues.setdefault(venue_id, {"venue_id": venue_id, "venue": venue_name, "commune": commune,
-                                             "cheques": 0, "amount_cents": 0})
-        venue["cheques"] += count
-        venue["amount_cents"] += amount
-        services[service_label] += count
-    distributor_departements = dict(session.execute(
+    distributed_month = paris_month(session, Booklet.distributed_at)
+    distributor_departement = (
         select(Organisation.id, Territory.departement_code)
         .join(Territory, (Territory.level == TerritoryLevel.COMMUNE) & (Territory.code == Organisation.code_insee))
-        .where(Organisation.id.in_({d for _, _, d in cheques if d is not None}))
-    ).all())
-    for _, distributed_at, distributor_id in cheques:
-        if distributed_at is not None:
-            by_territory[(distributor_departements.get(distributor_id) or "?", _month_key(distributed_at))]["distributed"] += 1
+        .subquery()
+    )
+    cheque_groups = session.execute(
+        select(Cheque.status, distributed_month, distributor_departement.c.departement_code, func.count())
+        .join(Booklet, Booklet.id == Cheque.booklet_id)
+        .outerjoin(distributor_departement, distributor_departement.c.id == Booklet.distributor_id)
+        .where(Cheque.order_id == order.id)
+        .group_by(Cheque.status, distributed_month, distributor_departement.c.departement_code)
+    ).all()
+    totals: Counter = Counter()
+    by_month: dict[str, Counter] = defaultdict(Counter)
+    by_territory: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for status, month, departement, count in cheque_groups:
+        totals["issued"] += count
+        if month is not None:
+            totals["distributed"] += count
+            by_month[month]["distributed"] += count
+            by_territory[(departement or "?", month)]["distributed"] += count
+        if status == ChequeStatus.REDEEMED:
+            totals["redeemed"] += count
+        elif status == ChequeStatus.CANCELLED:
+            totals["cancelled"] += count
+        else:
+            totals["expired" if expired else "valid"] += count
+            totals["lost_distributed_unused" if month is not None else "lost_never_distributed"] += count
+    redeemed = (Redemption.order_id == order.id, Redemption.status != RedemptionStatus.CANCELLED)
+    cheques, cents = func.sum(Redemption.cheque_count), func.sum(Redemption.amount_cents)
+    redeemed_month = paris_month(session, Redemption.created_at)
+    departement = func.coalesce(Territory.departement_code, "?")
+    for month, departement_code, count, amount in session.execute(
+        select(redeemed_month, departement, cheques, cents)
+        .join(Venue, Venue.id == Redemption.venue_id)
+        .outerjoin(Territory, (Territory.level == TerritoryLevel.COMMUNE) & (Territory.code == Venue.code_insee))
+        .where(*redeemed).group_by(redeemed_month, departement)
+    ):
+        by_month[month]["redeemed"] += count
+        by_month[month]["redeemed_cents"] += amount
+        by_territory[(departement_code, month)]["redeemed"] += count
+        by_territory[(departement_code, month)]["redeemed_cents"] += amount
+    venue_totals = (select(Redemption.venue_id, cheques.label("cheques"), cents.label("cents"))
+                    .where(*redeemed).group_by(Redemption.venue_id).subquery())
+    venues = [
+        {"venue_id": venue_id, "venue": name, "commune": commune, "cheques": count, "amount_cents": amount}
+        for venue_id, name, commune, count, amount in session.execute(
+            select(Venue.id, Venue.nom, Venue.commune, venue_totals.c.cheques, venue_totals.c.cents)
+            .join(venue_totals, venue_totals.c.venue_id == Venue.id)
+        )
+    ]
+    service_totals = (select(Redemption.service_id, cheques.label("cheques"))
+                      .where(*redeemed).group_by(Redemption.service_id).subquery())
+    services = session.execute(
+        select(Service.label, service_totals.c.cheques).join(service_totals, service_totals.c.service_id == Service.id)
+    ).all()
     if order.issued_at is not None:
         by_month[_month_key(order.issued_at)]["issued"] = totals["issued"]
-    for month, count in distributed_by_month.items():
-        by_month[month]["distributed"] = count
     if expired:
         by_month[_month_key(order.expires_on + timedelta(days=1))]["expired"] = totals["expired"]
     months = []
@@ -105,8 +115,9 @@ def sponsor_report(session: Session, order: Order, today: date | None = None) ->
              "redeemed_cents": row["redeemed_cents"]}
             for (departement, month), row in sorted(by_territory.items())
         ],
-        "venues": sorted(venues.values(), key=lambda v: (-v["cheques"], v["venue"])),
-        "services": [{"service": label, "cheques": count} for label, count in services.most_common()],
+        "venues": sorted(venues, key=lambda v: (-v["cheques"], v["venue"])),
+        "services": [{"service": label, "cheques": count}
+                     for label, count in sorted(services, key=lambda service: (-service[1], service[0]))],
     }
 
 
