@@ -350,7 +350,9 @@ class Redemption(Base):
         Index("ix_redemption_statement_id", "statement_id"),
         Index("ix_redemption_booklet_id", "booklet_id"),  # signals and journeys read a booklet's redemptions
         # A delivery queued offline is sent again until it gets an answer: its key names it once per venue.
-        Index("ux_redemption_venue_idempotency_key", "venue_id", "idempotency_key", unique=True),
+        # Partial: a month's close rewrites every delivery, the many without a key need no entry here.
+        Index("ux_redemption_venue_idempotency_key", "venue_id", "idempotency_key", unique=True,
+              sqlite_where=text("idempotency_key IS NOT NULL"), postgresql_where=text("idempotency_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

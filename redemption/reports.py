@@ -42,7 +42,8 @@ def sponsor_report(session: Session, order: Order, today: date | None = None) ->
         select(Cheque.status, distributed_month, distributor_departement.c.departement_code, func.count())
         .join(Booklet, Booklet.id == Cheque.booklet_id)
         .outerjoin(distributor_departement, distributor_departement.c.id == Booklet.distributor_id)
-        .where(Cheque.order_id == order.id)
+        # Both sides by order: the order's booklets come from their (order, sequence) index, not a scan of all.
+        .where(Cheque.order_id == order.id, Booklet.order_id == order.id)
         .group_by(Cheque.status, distributed_month, distributor_departement.c.departement_code)
     ).all()
     totals: Counter = Counter()
