@@ -132,27 +132,34 @@ def close_month(session: Session, actor: Actor, month: date, now: datetime | Non
 
 
 def _reimburse(session: Session, actor: Actor, month: date, start: datetime, end: datetime, now: datetime) -> None:
-    """The month's redemptions onto their venue's new statement, each with its audit event, in two statements."""
+    """The month's redemptions onto their venue's new statement, each with its audit event, in two statements.
+
+    Both walk the month's redemptions in table order and look their statement up by its (venue, month)
+    or primary key: a join would leave the planner to guess how many statements the new month has (none
+    when its statistics were taken) and pick a nested loop that visits the table venue by venue.
+    """
     reimbursable = REDEMPTION_MACHINE.states_moving_to(RedemptionStatus.REIMBURSED)
+    in_month = (Redemption.created_at >= start, Redemption.created_at < end)
     session.execute(
         update(Redemption)
-        .where(Redemption.venue_id == Statement.venue_id, Statement.month == month,
-               Redemption.status.in_(reimbursable), Redemption.created_at >= start, Redemption.created_at < end)
-        .values(status=RedemptionStatus.REIMBURSED, statement_id=Statement.id)
+        .where(Redemption.status.in_(reimbursable), *in_month)
+        .values(status=RedemptionStatus.REIMBURSED, statement_id=select(Statement.id).where(
+            Statement.venue_id == Redemption.venue_id, Statement.month == month).scalar_subquery())
         .execution_options(synchronize_session=False)
     )
     # The UPDATE bypassed the identity map: redemptions already loaded must read their new state.
     for instance in list(session.identity_map.values()):
         if isinstance(instance, Redemption):
             session.expire(instance, ["status", "statement_id"])
+    # The month was not closed before: its reimbursed redemptions are the ones just moved.
+    number = select(Statement.number).where(Statement.id == Redemption.statement_id).scalar_subquery()
     json_object = func.json_build_object if is_postgresql(session) else func.json_object
     session.execute(insert(AuditEvent).from_select(
         ["at", "actor", "actor_user_id", "action", "target_type", "target_id", "data"],
         select(literal(now, AuditEvent.at.type), literal(actor.label), literal(actor.user_id, Integer),
                literal("redemption.reimbursed"), literal("redemption"), cast(Redemption.id, String),
-               json_object("statement", Statement.number))
-        .join(Statement, Statement.id == Redemption.statement_id)
-        .where(Statement.month == month)
+               json_object("statement", number))
+        .where(Redemption.status == RedemptionStatus.REIMBURSED, *in_month)
     ))
 
 
