@@ -262,6 +262,10 @@ PLANS = {
     "close: the month's totals per venue": (
         "SELECT venue_id, sum(cheque_count), sum(amount_cents) FROM redemption WHERE status IN ('redeemed') "
         "AND created_at >= :start AND created_at < :end GROUP BY venue_id"),
+    "close: the month's redemptions onto their statements (EXPLAIN only, nothing runs)": (
+        "UPDATE redemption SET status = 'reimbursed', statement_id = (SELECT statement.id FROM statement "
+        "WHERE statement.venue_id = redemption.venue_id AND statement.month = '2026-01-01') "
+        "WHERE status IN ('redeemed') AND created_at >= :start AND created_at < :end"),
     "close: pending redemptions before the month": (
         "SELECT min(created_at) FROM redemption WHERE status IN ('redeemed') AND created_at < :start"),
     "report: the order's cheques": (
@@ -287,7 +291,7 @@ def plans(engine: Engine) -> None:
             lines = connection.execute(text(f"EXPLAIN {sql}"), {"start": start, "end": end}).scalars().all()
             print(f"  {label}:")
             for line in lines:
-                if any(word in line for word in ("Scan", "Join", "Aggregate", "Cond", "Nested")):
+                if any(word in line for word in ("Scan", "Join", "Aggregate", "Cond", "Nested", "Update", "SubPlan")):
                     print(f"    {line.strip()}")
 
 
