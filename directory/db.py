@@ -7,6 +7,7 @@ index look-ups, row locks); each difference lives in one small function here.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
-from sqlalchemy import Connection, DateTime, Engine, MetaData, Text, cast, column, create_engine, event, func, select, table
+from sqlalchemy import Connection, DateTime, Engine, Float, MetaData, Text, bindparam, case, cast, column, create_engine, event, func, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -201,6 +202,82 @@ def bbox_filter(
             rtree.c.xmax >= xmin, rtree.c.xmin <= xmax, rtree.c.ymax >= ymin, rtree.c.ymin <= ymax
         )
     )
+
+
+# A degree of latitude is at least this long (at the equator): a box built with it holds the circle.
+METRES_PER_DEGREE_LAT_MIN = 110_574
+# PostGIS orders nearest neighbours by the distance on its sphere (radius 6 371 008.8 m); the ellipsoid
+# distance is at least 0.9944 times that one (the meridian radius at the equator over the sphere's),
+# 0.99 with a margin: every point within d metres on the ellipsoid is within d / 0.99 on the sphere.
+ELLIPSOID_OVER_SPHERE_MIN = 0.99
+# SpatiaLite's first search circle for the nearest rows (metres, for 20 rows), doubled until it holds them.
+FIRST_REACH_M = 1_000.0
+
+
+def box_around(lon: float, lat: float, metres: float) -> dict[str, float]:
+    """The lon/lat box (xmin, ymin, xmax, ymax) holding the circle of `metres` around a point."""
+    dlat = metres / METRES_PER_DEGREE_LAT_MIN
+    dlon = min(180.0, dlat / math.cos(math.radians(min(89.0, abs(lat) + dlat))))
+    return {"xmin": lon - dlon, "ymin": lat - dlat, "xmax": lon + dlon, "ymax": lat + dlat}
+
+
+def within_distance(
+    session: Session, model: Any, column_name: str, centre: Any, metres: Any, box: tuple[Any, ...] | None = None
+) -> list[ColumnElement[bool]]:
+    """Rows whose point lies within `metres` of `centre` on the ellipsoid, found through the spatial index.
+
+    PostgreSQL: the geography index, on the sphere widened to hold the ellipsoid circle; SpatiaLite:
+    the R*Tree inside `box`, which must hold the circle (`box_around`).
+    """
+    geometry = getattr(model, column_name)
+    exact = geodesic_distance_m(session, geometry, centre) <= metres
+    if dialect_name(session) == "postgresql":
+        wide = metres / ELLIPSOID_OVER_SPHERE_MIN
+        return [func.ST_DWithin(func.geography(geometry), func.geography(centre), wide, False), exact]
+    return [bbox_filter(session, model, column_name, *box), exact]
+
+
+def nearest_reach(
+    session: Session, model: Any, column_name: str, centre: Any, conditions: list[Any], radius: Any, count: Any
+) -> ColumnElement[float]:
+    """The distance in metres (ellipsoid) within which lie the `count` rows nearest `centre` meeting `conditions`
+    (written on `model`, an alias), `radius` at most: what `within_distance` of a nearest-first page needs.
+
+    PostgreSQL: a subquery reading the geography index in sphere-distance order, `count` rows at most;
+    SpatiaLite: the parameter `reach`, which `nearest_rows` sets.
+    """
+    if dialect_name(session) != "postgresql":
+        return bindparam("reach", type_=Float)
+    geometry = getattr(model, column_name)
+    distance = geodesic_distance_m(session, geometry, centre)
+    nearest = (
+        select(distance.label("metres"))
+        .where(*conditions, *within_distance(session, model, column_name, centre, radius))
+        .order_by(func.geography(geometry).op("<->")(func.geography(centre)))
+        .limit(count)
+        .subquery()
+    )
+    # Ellipsoid and sphere orders differ: the count-th nearest on the sphere gives a distance within which
+    # the count nearest on the ellipsoid lie (they may be other rows, `within_distance` finds them all).
+    return select(case((func.count() < count, radius), else_=func.max(nearest.c.metres))).scalar_subquery()
+
+
+def nearest_rows(
+    session: Session, statement: Any, parameters: dict[str, Any], lon: float, lat: float, radius_m: float, rows: int
+) -> list[Any]:
+    """The rows of a nearest-first page `statement` (`within_distance` of `nearest_reach`, `rows` at most).
+
+    SpatiaLite has no index order: the page is read in a circle around (lon, lat) doubled until it
+    holds `rows` rows or reaches `radius_m`; the circle holding them all, they are the nearest.
+    """
+    if dialect_name(session) == "postgresql":
+        return session.execute(statement, parameters).all()
+    reach = min(radius_m, FIRST_REACH_M * math.sqrt(max(1.0, parameters["nearest"] / 20)))
+    while True:
+        found = session.execute(statement, {**parameters, **box_around(lon, lat, reach), "reach": reach}).all()
+        if len(found) >= rows or reach >= radius_m:
+            return found
+        reach = min(radius_m, reach * 2)
 
 
 def point_wkt(lon: float, lat: float) -> str:
