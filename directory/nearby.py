@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from directory.commune_search import commune_entry, find_commune
 from directory.db import (
     box_around,
+    capped_count,
     geodesic_distance_m,
     json_array_contains,
     nearest_reach,
@@ -266,9 +267,8 @@ def _nearby_statement(session: Session, shape: _NearbyShape) -> tuple[Any, Any]:
     radius = bindparam("radius", type_=Float)
     box = (bindparam("xmin", type_=Float), bindparam("ymin", type_=Float), bindparam("xmax", type_=Float), bindparam("ymax", type_=Float))
     other = aliased(Venue)
-    reach = nearest_reach(
-        session, other, "location", centre, _filters(session, shape, other), radius, bindparam("nearest", type_=Integer)
-    )
+    nearest = bindparam("nearest", type_=Integer)
+    reach = nearest_reach(session, other, "location", centre, _filters(session, shape, other), radius, nearest, box)
     distance = geodesic_distance_m(session, Venue.location, centre).label("distance_m")
     statement = (
         select(Venue, distance, func.ST_X(Venue.location), func.ST_Y(Venue.location))
@@ -278,13 +278,9 @@ def _nearby_statement(session: Session, shape: _NearbyShape) -> tuple[Any, Any]:
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
-    matching = (
-        select(Venue.id)
-        .where(*_filters(session, shape, Venue), *within_distance(session, Venue, "location", centre, radius, box))
-        .limit(bindparam("counted", type_=Integer))
-        .subquery()
+    counting = capped_count(
+        session, Venue, "location", centre, _filters(session, shape, Venue), radius, bindparam("counted", type_=Integer), box
     )
-    counting = select(func.count()).select_from(matching)
     _NEARBY_STATEMENTS[shape] = (statement, counting)
     return statement, counting
 
