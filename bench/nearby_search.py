@@ -9,10 +9,10 @@ venues spread over France by population (the qualified ones are published), then
 10 km around commune centres drawn by population, 20 results at most, and prints p50/p95:
 - in process: `directory.api.nearby_venues` (ORM venues with their services, opening hours);
 - before: with --before REV, the `directory/nearby.py` of that git revision, on the same database;
-- raw SQL: the same rows and total, hand-written: PostGIS reads the geography index in KNN order
-  (`<->`) for the distance holding the 20 nearest, then the exact page within it; SpatiaLite reads
-  R*Tree boxes around growing circles; then the capped count when the page is full, and the
-  venue_service pairs of the results;
+- raw SQL: the same rows and total, hand-written: PostGIS reads the spatial index in KNN order
+  (`<->`) for the distance holding the 20 nearest, then the exact page within it (geography index);
+  SpatiaLite reads R*Tree boxes around growing circles; then the capped count when the page is full
+  (PostGIS: the 1 001 nearest from the index), and the venue_service pairs of the results;
 - over HTTP: `GET /api/v1/venues/nearby` on a real Werkzeug server (one keep-alive client).
 Then the plan of a dense-city search (Paris; PostGIS: EXPLAIN ANALYZE), the weight of the home page
 and of typical GeoJSON answers.
@@ -43,7 +43,7 @@ from werkzeug.serving import make_server
 
 from aptic import create_app
 from directory import api, factories
-from directory.db import ELLIPSOID_OVER_SPHERE_MIN, FIRST_REACH_M, box_around, make_sessionmaker
+from directory.db import ELLIPSOID_OVER_SPHERE_MIN, FIRST_REACH_M, METRES_PER_DEGREE_MAX, box_around, make_sessionmaker
 from directory.nearby import NEARBY_TOTAL_STEP
 
 RADIUS_KM = 10
@@ -58,30 +58,35 @@ COLUMNS = (
     "modalites_accompagnement, fiche_acces_libre, prise_rdv, source, date_maj, accepts_pass, aptic_label, status, "
     "status_changed_at, published, created_at, updated_at"
 )
-POSTGIS_CENTRE = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
+POSTGIS_CENTRE = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
+POSTGIS_BOX = "location && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, 4326)"
 RAW_SQL = {
     "postgis": (f"""
         WITH nearest AS (
-            SELECT ST_Distance(location::geography, {POSTGIS_CENTRE}) AS d
-            FROM venue
-            WHERE published AND ST_DWithin(location::geography, {POSTGIS_CENTRE}, :radius / {ELLIPSOID_OVER_SPHERE_MIN}, false)
-              AND ST_Distance(location::geography, {POSTGIS_CENTRE}) <= :radius
-            ORDER BY location::geography <-> {POSTGIS_CENTRE}
-            LIMIT :limit
-        ), reach AS (SELECT CASE WHEN count(*) < :limit THEN :radius ELSE max(d) END AS m FROM nearest)
-        SELECT {COLUMNS}, ST_X(location), ST_Y(location), ST_Distance(location::geography, {POSTGIS_CENTRE}) AS d
+            SELECT ST_Distance(location::geography, {POSTGIS_CENTRE}::geography) AS d
+            FROM venue WHERE published AND {POSTGIS_BOX}
+            ORDER BY location <-> {POSTGIS_CENTRE} LIMIT :limit
+        ), reach AS (SELECT CASE WHEN count(*) < :limit THEN :radius ELSE least(max(d), :radius) END AS m FROM nearest)
+        SELECT {COLUMNS}, ST_X(location), ST_Y(location), ST_Distance(location::geography, {POSTGIS_CENTRE}::geography) AS d
         FROM venue, reach
-        WHERE published AND ST_DWithin(location::geography, {POSTGIS_CENTRE}, reach.m / {ELLIPSOID_OVER_SPHERE_MIN}, false)
-          AND ST_Distance(location::geography, {POSTGIS_CENTRE}) <= reach.m
+        WHERE published
+          AND ST_DWithin(location::geography, {POSTGIS_CENTRE}::geography, reach.m / {ELLIPSOID_OVER_SPHERE_MIN}, false)
+          AND ST_Distance(location::geography, {POSTGIS_CENTRE}::geography) <= reach.m
         ORDER BY d, id
         LIMIT :limit
     """, f"""
-        SELECT count(*) FROM (
-            SELECT 1 FROM venue
-            WHERE published AND ST_DWithin(location::geography, {POSTGIS_CENTRE}, :radius / {ELLIPSOID_OVER_SPHERE_MIN}, false)
-              AND ST_Distance(location::geography, {POSTGIS_CENTRE}) <= :radius
-            LIMIT :counted
-        ) AS matching
+        SELECT CASE WHEN count(*) = :counted AND max(p) * {METRES_PER_DEGREE_MAX} <= :radius THEN :counted ELSE (
+            SELECT count(*) FROM (
+                SELECT 1 FROM venue
+                WHERE published AND {POSTGIS_BOX}
+                  AND ST_Distance(location::geography, {POSTGIS_CENTRE}::geography) <= :radius
+                LIMIT :counted
+            ) AS matching
+        ) END
+        FROM (
+            SELECT location <-> {POSTGIS_CENTRE} AS p FROM venue WHERE published AND {POSTGIS_BOX}
+            ORDER BY p LIMIT :counted
+        ) AS nearest
     """),
     "spatialite": tuple(f"""
         SELECT {select} FROM (
@@ -136,7 +141,7 @@ def raw_search(backend: str, engine: Engine) -> Callable[[float, float], None]:
         values = {"lon": lon, "lat": lat, "radius": radius, "limit": LIMIT, "counted": NEARBY_TOTAL_STEP + 1}
         with engine.connect() as connection:
             if backend == "postgis":
-                rows = connection.execute(page, values).all()
+                rows = connection.execute(page, {**values, **box_around(lon, lat, radius)}).all()
             else:
                 reach = min(radius, FIRST_REACH_M)
                 while True:
