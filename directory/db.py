@@ -7,6 +7,7 @@ index look-ups, row locks); each difference lives in one small function here.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
-from sqlalchemy import Connection, DateTime, Engine, MetaData, Text, cast, column, create_engine, event, func, select, table
+from sqlalchemy import Connection, DateTime, Engine, Float, MetaData, Text, and_, bindparam, case, cast, column, create_engine, event, func, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -201,6 +202,121 @@ def bbox_filter(
             rtree.c.xmax >= xmin, rtree.c.xmin <= xmax, rtree.c.ymax >= ymin, rtree.c.ymin <= ymax
         )
     )
+
+
+# A degree of latitude is at least this long (at the equator): a box built with it holds the circle.
+METRES_PER_DEGREE_LAT_MIN = 110_574
+# No path one degree long (in lon/lat, any direction) is longer on the ellipsoid: 111 694 m for a degree of
+# latitude at the poles, 111 319 m for a degree of longitude at the equator.
+METRES_PER_DEGREE_MAX = 111_700
+# PostGIS's geography index answers distances on its sphere (radius 6 371 008.8 m); the ellipsoid distance
+# is at least 0.9944 times the sphere one (the meridian radius at the equator over the sphere's), 0.99 with
+# a margin: every point within d metres on the ellipsoid is within d / 0.99 on the sphere.
+ELLIPSOID_OVER_SPHERE_MIN = 0.99
+# SpatiaLite's first search circle for the nearest rows (metres, for 20 rows), doubled until it holds them.
+FIRST_REACH_M = 1_000.0
+
+
+def box_around(lon: float, lat: float, metres: float) -> dict[str, float]:
+    """The lon/lat box (xmin, ymin, xmax, ymax) holding the circle of `metres` around a point."""
+    dlat = metres / METRES_PER_DEGREE_LAT_MIN
+    dlon = min(180.0, dlat / math.cos(math.radians(min(89.0, abs(lat) + dlat))))
+    return {"xmin": lon - dlon, "ymin": lat - dlat, "xmax": lon + dlon, "ymax": lat + dlat}
+
+
+def within_distance(
+    session: Session, model: Any, column_name: str, centre: Any, metres: Any, box: tuple[Any, ...] | None = None
+) -> list[ColumnElement[bool]]:
+    """Rows whose point lies within `metres` of `centre` on the ellipsoid, found through the spatial index.
+
+    PostgreSQL: the geography index, on the sphere widened to hold the ellipsoid circle; SpatiaLite:
+    the R*Tree inside `box`, which must hold the circle (`box_around`).
+    """
+    geometry = getattr(model, column_name)
+    exact = geodesic_distance_m(session, geometry, centre) <= metres
+    if dialect_name(session) == "postgresql":
+        return [_sphere_within(geometry, centre, metres), exact]
+    return [bbox_filter(session, model, column_name, *box), exact]
+
+
+def _sphere_within(geometry: Any, centre: Any, metres: Any) -> ColumnElement[bool]:
+    """PostgreSQL: within `metres` on the ellipsoid, surely (wider on the sphere), by the geography index."""
+    return func.ST_DWithin(func.geography(geometry), func.geography(centre), metres / ELLIPSOID_OVER_SPHERE_MIN, False)
+
+
+def _planar_nearest(
+    session: Session, model: Any, column_name: str, centre: Any, conditions: list[Any], box: tuple[Any, ...], count: Any
+) -> Any:
+    """PostgreSQL: the ellipsoid distance ("metres") and the planar one ("degrees") of the `count` rows meeting
+    `conditions` in `box` nearest `centre` in planar order, read from the spatial index in that order."""
+    geometry = getattr(model, column_name)
+    # The ellipsoid distance is measured on the `count` rows only (PostgreSQL postpones costly outputs).
+    planar = geometry.op("<->", return_type=Float)(centre)
+    return (
+        select(geodesic_distance_m(session, geometry, centre).label("metres"), planar.label("degrees"))
+        .where(*conditions, bbox_filter(session, model, column_name, *box))
+        .order_by(planar)
+        .limit(count)
+        .subquery()
+    )
+
+
+def nearest_reach(
+    session: Session, model: Any, column_name: str, centre: Any, conditions: list[Any], radius: Any, count: Any,
+    box: tuple[Any, ...],
+) -> ColumnElement[float]:
+    """The distance in metres (ellipsoid) within which lie the `count` rows nearest `centre` meeting `conditions`
+    (written on `model`, an alias), `radius` at most (`box` holds its circle): what `within_distance` of a
+    nearest-first page needs.
+
+    PostgreSQL: the `count` nearest in planar order, from the spatial index; SpatiaLite: the parameter
+    `reach`, which `nearest_rows` sets.
+    """
+    if dialect_name(session) != "postgresql":
+        return bindparam("reach", type_=Float)
+    nearest = _planar_nearest(session, model, column_name, centre, conditions, box, count)
+    # Any `count` rows lie within some distance on the ellipsoid: so do the `count` nearest ones (maybe other
+    # rows, in another order, which `within_distance` finds); the planar nearest keep that distance tight.
+    farthest = func.least(func.max(nearest.c.metres), radius)
+    reach = select(case((func.count() < count, radius), else_=farthest).label("metres")).cte("reach")
+    # Read through a CTE: the page uses the distance twice, PostgreSQL computes it once.
+    return select(reach.c.metres).scalar_subquery()
+
+
+def capped_count(
+    session: Session, model: Any, column_name: str, centre: Any, conditions: list[Any], radius: Any, count: Any,
+    box: tuple[Any, ...],
+) -> Any:
+    """How many rows meeting `conditions` lie within `radius` metres of `centre` (`box` holds the circle),
+    `count` at most."""
+    distance = geodesic_distance_m(session, getattr(model, column_name), centre)
+    matching = select(model.id).where(*conditions, bbox_filter(session, model, column_name, *box), distance <= radius)
+    counted = select(func.count()).select_from(matching.limit(count).subquery())
+    if dialect_name(session) != "postgresql":
+        return counted
+    # PostgreSQL's own plan for `counted` reads the whole box (the distance test looks too costly to stop
+    # early): when the `count` nearest from the spatial index are surely within the radius, that is the answer.
+    nearest = _planar_nearest(session, model, column_name, centre, conditions, box, count)
+    enough = and_(func.count() == count, func.max(nearest.c.degrees) * METRES_PER_DEGREE_MAX <= radius)
+    return select(case((enough, count), else_=counted.scalar_subquery()))
+
+
+def nearest_rows(
+    session: Session, statement: Any, parameters: dict[str, Any], lon: float, lat: float, radius_m: float, rows: int
+) -> list[Any]:
+    """The rows of a nearest-first page `statement` (`within_distance` of `nearest_reach`, `rows` at most).
+
+    SpatiaLite has no index order: the page is read in a circle around (lon, lat) doubled until it
+    holds `rows` rows or reaches `radius_m`; the circle holding them all, they are the nearest.
+    """
+    if dialect_name(session) == "postgresql":
+        return session.execute(statement, parameters).all()
+    reach = min(radius_m, FIRST_REACH_M * math.sqrt(max(1.0, parameters["nearest"] / 20)))
+    while True:
+        found = session.execute(statement, {**parameters, **box_around(lon, lat, reach), "reach": reach}).all()
+        if len(found) >= rows or reach >= radius_m:
+            return found
+        reach = min(radius_m, reach * 2)
 
 
 def point_wkt(lon: float, lat: float) -> str:

@@ -8,11 +8,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, Integer, String, bindparam, func, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, aliased, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from directory.commune_search import commune_entry, find_commune
-from directory.db import bbox_filter, geodesic_distance_m, json_array_contains, point_wkt, statement_cache_key, utcnow
+from directory.db import (
+    box_around,
+    capped_count,
+    geodesic_distance_m,
+    json_array_contains,
+    nearest_reach,
+    nearest_rows,
+    point_wkt,
+    statement_cache_key,
+    utcnow,
+    within_distance,
+)
 from directory.errors import InvalidInput, NotFound
 from directory.hours import is_open_at
 from directory.models import Service, Venue, VenueService
@@ -35,7 +46,10 @@ NEARBY_LIST_FILTERS = {
         ("care", "prise_en_charge_specifique"),
     )
 }
-METRES_PER_DEGREE_LAT_MIN = 110_574  # at the equator; a bbox built with it always holds the circle
+# Totals are counted exactly up to the next multiple of this past the page, then shown as "more than".
+NEARBY_TOTAL_STEP = 1_000
+# The open-hours filter reads the nearest venues by slices of at least this many, growing fourfold.
+_OPEN_FIRST_SLICE = 100
 
 
 @dataclass(frozen=True)
@@ -65,9 +79,11 @@ class NearbyResult:
     place: Place
     radius_m: float
     venues: list[NearbyVenue]
-    # Venues matching the search in all (the page shows `venues`, from the `offset`-th on).
+    # Venues matching the search in all (the page shows `venues`, from the `offset`-th on); when
+    # `total_exact` is False, more than `total` match (dense places are not counted to the last venue).
     total: int = 0
     offset: int = 0
+    total_exact: bool = True
 
     @property
     def next_offset(self) -> int | None:
@@ -166,39 +182,52 @@ def nearby_venues(
     moment = open_at or (now if open_now else None)
 
     radius_m = float(radius_km) * 1000
-    dlat = radius_m / METRES_PER_DEGREE_LAT_MIN
-    dlon = min(180.0, dlat / math.cos(math.radians(min(89.0, abs(place.lat) + dlat))))
+    # Above the cap the count stops: "more than cap" venues; the cap lies past the page, so it has a next one.
+    cap = NEARBY_TOTAL_STEP * (1 + (offset + limit) // NEARBY_TOTAL_STEP)
     parameters: dict[str, Any] = {
-        "centre": point_wkt(place.lon, place.lat), "radius": radius_m,
-        "xmin": place.lon - dlon, "ymin": place.lat - dlat, "xmax": place.lon + dlon, "ymax": place.lat + dlat,
-        "level": level, "limit": limit, "offset": offset,
+        "centre": point_wkt(place.lon, place.lat), "radius": radius_m, **box_around(place.lon, place.lat, radius_m),
+        "level": level, "counted": cap + 1,
     }
     parameters.update({f"service_{i}": service.id for i, service in enumerate(wanted_services)})
     for name, values in list_filters.items():
         parameters.update({f"{name}_{i}": value for i, value in enumerate(values)})
     shape = _NearbyShape(
         statement_cache_key(session), len(wanted_services), level is not None,
-        tuple(len(list_filters[name]) for name in NEARBY_LIST_FILTERS), accepts_pass, moment is None,
+        tuple(len(list_filters[name]) for name in NEARBY_LIST_FILTERS), accepts_pass,
     )
-
     statement, counting = _nearby_statement(session, shape)
+
+    def nearest(start: int, count: int) -> list[Any]:
+        """The `count` nearest venues from the `start`-th."""
+        slice_parameters = {**parameters, "offset": start, "limit": count, "nearest": start + count}
+        return nearest_rows(session, statement, slice_parameters, place.lon, place.lat, radius_m, count)
+
     found: list[NearbyVenue] = []
     if moment is None:
-        for venue, distance_m, x, y in session.execute(statement, parameters):
+        for venue, distance_m, x, y in nearest(offset, limit):
             found.append(NearbyVenue(venue, float(distance_m), float(x), float(y), is_open_at(venue, now)))
         partial = len(found) < limit and (found or offset == 0)
         total = offset + len(found) if partial else session.scalar(counting, parameters) or 0
     else:
-        # Opening hours are read in Python: every venue in the radius is checked, the page is a slice.
-        total = 0
-        for venue, distance_m, x, y in session.execute(statement, parameters):
-            if is_open_at(venue, moment) is not True:
-                continue
-            if offset <= total < offset + limit:
-                found.append(NearbyVenue(venue, float(distance_m), float(x), float(y), is_open_at(venue, now)))
-            total += 1
+        # Opening hours are read in Python, on growing slices of the nearest venues, until the count passes the cap.
+        total, read, size = 0, 0, max(_OPEN_FIRST_SLICE, 2 * (offset + limit))
+        while total <= cap:
+            rows = nearest(read, size - read)
+            for venue, distance_m, x, y in rows:
+                if is_open_at(venue, moment) is not True:
+                    continue
+                if offset <= total < offset + limit:
+                    found.append(NearbyVenue(venue, float(distance_m), float(x), float(y), is_open_at(venue, now)))
+                total += 1
+                if total > cap:
+                    break
+            if len(rows) < size - read:
+                break
+            read, size = size, size * 4
     _load_services(session, [item.venue for item in found])
-    return NearbyResult(place=place, radius_m=radius_m, venues=found, total=total, offset=offset)
+    return NearbyResult(
+        place=place, radius_m=radius_m, venues=found, total=min(total, cap), offset=offset, total_exact=total <= cap
+    )
 
 
 @dataclass(frozen=True)
@@ -210,7 +239,6 @@ class _NearbyShape:
     level: bool
     list_values: tuple[int, ...]
     accepts_pass: bool
-    limited: bool
 
 
 # Building the statement costs more than running it: one statement per shape, built once.
@@ -230,45 +258,57 @@ _NEARBY_DEFERRED = (
 
 
 def _nearby_statement(session: Session, shape: _NearbyShape) -> tuple[Any, Any]:
-    """The page of venues (nearest first, `limit` and `offset` when the filter is in SQL) and their count."""
+    """A page of the nearest venues (`limit` from the `offset`-th, of the `nearest` first) and their count
+    (up to `counted`)."""
     statements = _NEARBY_STATEMENTS.get(shape)
     if statements is not None:
         return statements
     centre = func.ST_GeomFromEWKT(bindparam("centre", type_=String))
-    distance = geodesic_distance_m(session, Venue.location, centre).label("distance_m")
+    radius = bindparam("radius", type_=Float)
     box = (bindparam("xmin", type_=Float), bindparam("ymin", type_=Float), bindparam("xmax", type_=Float), bindparam("ymax", type_=Float))
-    conditions = [Venue.published, bbox_filter(session, Venue, "location", *box), distance <= bindparam("radius", type_=Float)]
+    other = aliased(Venue)
+    nearest = bindparam("nearest", type_=Integer)
+    reach = nearest_reach(session, other, "location", centre, _filters(session, shape, other), radius, nearest, box)
+    distance = geodesic_distance_m(session, Venue.location, centre).label("distance_m")
+    statement = (
+        select(Venue, distance, func.ST_X(Venue.location), func.ST_Y(Venue.location))
+        .options(*(defer(getattr(Venue, name)) for name in _NEARBY_DEFERRED))
+        .where(*_filters(session, shape, Venue), *within_distance(session, Venue, "location", centre, reach, box))
+        .order_by(distance, Venue.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    counting = capped_count(
+        session, Venue, "location", centre, _filters(session, shape, Venue), radius, bindparam("counted", type_=Integer), box
+    )
+    _NEARBY_STATEMENTS[shape] = (statement, counting)
+    return statement, counting
+
+
+def _filters(session: Session, shape: _NearbyShape, venue: Any) -> list[Any]:
+    """What a venue (`Venue` or an alias) must be to match the search, besides its distance."""
+    conditions = [venue.published]
     for index in range(shape.services):
         conditions.append(
             select(VenueService.venue_id)
-            .where(VenueService.venue_id == Venue.id, VenueService.service_id == bindparam(f"service_{index}"))
+            .where(VenueService.venue_id == venue.id, VenueService.service_id == bindparam(f"service_{index}"))
             .exists()
         )
     if shape.level:
         conditions.append(
             select(VenueService.venue_id)
             .join(Service, Service.id == VenueService.service_id)
-            .where(VenueService.venue_id == Venue.id, Service.level_number == bindparam("level"))
+            .where(VenueService.venue_id == venue.id, Service.level_number == bindparam("level"))
             .exists()
         )
     for name, count in zip(NEARBY_LIST_FILTERS, shape.list_values, strict=True):
         column_name = NEARBY_LIST_FILTERS[name][0]
         for index in range(count):
             value = bindparam(f"{name}_{index}", type_=String)
-            conditions.append(json_array_contains(session, getattr(Venue, column_name), value))
+            conditions.append(json_array_contains(session, getattr(venue, column_name), value))
     if shape.accepts_pass:
-        conditions.append(Venue.accepts_pass)
-    statement = (
-        select(Venue, distance, func.ST_X(Venue.location), func.ST_Y(Venue.location))
-        .options(*(defer(getattr(Venue, name)) for name in _NEARBY_DEFERRED))
-        .where(*conditions)
-        .order_by(distance, Venue.id)
-    )
-    if shape.limited:
-        statement = statement.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
-    counting = select(func.count(Venue.id)).where(*conditions)
-    _NEARBY_STATEMENTS[shape] = (statement, counting)
-    return statement, counting
+        conditions.append(venue.accepts_pass)
+    return conditions
 
 
 def _load_services(session: Session, venues: list[Venue]) -> None:

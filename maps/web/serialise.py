@@ -71,6 +71,7 @@ def nearby_collection(result: api.NearbyResult) -> dict[str, Any]:
             "rayon_m": result.radius_m,
             "nombre": len(features),
             "total": result.total,
+            "total_exact": result.total_exact,
             "offset": result.offset,
             "suivant": result.next_offset,
             "avertissement": result.place.notice,
@@ -185,6 +186,8 @@ class NearbySearchSummarySchema(Schema):
     rayon_m = fields.Float()
     nombre = fields.Integer(metadata={"description": "Lieux de cette page"})
     total = fields.Integer(metadata={"description": "Lieux correspondant à la recherche, toutes pages comprises"})
+    total_exact = fields.Boolean(metadata={"description": "Faux quand le compte s'est arrêté : plus de « total » "
+                                                          "lieux correspondent"})
     offset = fields.Integer(metadata={"description": "Rang du premier lieu de la page (0 pour le plus proche)"})
     suivant = _nullable(fields.Integer, "« offset » de la page suivante ; null sur la dernière page")
     avertissement = _nullable(fields.String, "Comment la recherche a été comprise quand elle diffère de la saisie "

@@ -1,13 +1,19 @@
-"""Nearby search: distance order and radius on the ellipsoid, place resolution, every filter, hours."""
+"""Nearby search: distance order and radius on the ellipsoid, place resolution, every filter, hours, paging
+and totals in a dense place checked against a brute-force reference."""
 
+import math
+import random
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
-from directory import api
+from directory import api, factories, nearby
+from directory.db import point_wkt
 from directory.errors import InvalidInput, NotFound
-from directory.models import VenueStatus
-from tests.builders import offset, publish_venue
+from directory.models import Venue, VenueStatus
+from tests.builders import GEOD, offset, publish_venue
 
 # Wednesday 18 November 2026, 10:30 in Paris (09:30 UTC).
 WEDNESDAY_MORNING = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
@@ -191,3 +197,113 @@ def test_bad_arguments_name_the_parameter(session, lyon, arguments, field, code)
         api.nearby_venues(session, place=lyon, **arguments)
     assert (error.value.field, error.value.code) == (field, code)
     assert error.value.message
+
+
+# --- The nearest-first search against a brute-force reference, in a dense place ----------------------
+
+CROWD_RADIUS_M = 5_000
+
+
+@pytest.fixture
+def crowd(session, lyon):
+    """Synthetic venues (of every status, varied services, fields and hours) over France, 360 of them moved
+    around Lyon: a dense cluster, some 1.5 m inside or outside a 5 km radius, groups at the very same point."""
+    ids = factories.generate_venues(session, 900, seed=19)
+    rng = random.Random(19)
+    points = [offset(lyon.lon, lyon.lat, 6_000 * math.sqrt(rng.random()), rng.uniform(0, 360)) for _ in range(320)]
+    # 1.5 m inside and outside, a few cm apart (backends measure the same distance to a few µm).
+    points += [offset(lyon.lon, lyon.lat, CROWD_RADIUS_M + side * (1.5 + i / 20), rng.uniform(0, 360))
+               for i in range(10) for side in (-1, 1)]
+    points += [point for point in rng.sample(points, 10) for _ in range(2)]  # ties: three venues per point
+    session.execute(update(Venue), [{"id": i, "location": point_wkt(*p)} for i, p in zip(ids, points, strict=False)])
+    session.expire_all()
+    return lyon
+
+
+def reference(session, place, radius_m, service=(), level=None, fees=(), accepts_pass=False, open_at=None):
+    """Every published venue measured in Python on the ellipsoid, filtered, nearest first then by id."""
+    rows = session.execute(
+        select(Venue, func.ST_X(Venue.location), func.ST_Y(Venue.location))
+        .where(Venue.published)
+        .options(selectinload(Venue.services))
+    ).all()
+    found = []
+    for venue, lon, lat in rows:
+        distance = GEOD.inv(place.lon, place.lat, lon, lat)[2]
+        slugs = {s.slug for s in venue.services}
+        if (
+            distance <= radius_m
+            and slugs >= set(service)
+            and (level is None or any(s.level_number == level for s in venue.services))
+            and set(venue.frais_a_charge) >= set(fees)
+            and (venue.accepts_pass or not accepts_pass)
+            and (open_at is None or api.is_open_at(venue, open_at) is True)
+        ):
+            found.append((distance, venue.id))
+    return sorted(found)
+
+
+def assert_page(result, expected, offset, limit):
+    page = expected[offset:offset + limit]
+    assert [item.venue.id for item in result.venues] == [venue_id for _, venue_id in page]
+    assert [item.distance_m for item in result.venues] == pytest.approx([d for d, _ in page], abs=0.01)
+
+
+SEARCHES = [
+    {},
+    {"service": ["messagerie"]},
+    {"level": 3, "fees": ["Gratuit"]},
+    {"accepts_pass": True},
+    {"open_at": WEDNESDAY_MORNING},
+    {"open_at": WEDNESDAY_MORNING, "service": ["premiers-pas"]},
+]
+
+
+@pytest.mark.parametrize("filters", SEARCHES)
+def test_every_page_is_the_brute_force_order(session, crowd, filters):
+    expected = reference(session, crowd, CROWD_RADIUS_M, **filters)
+    assert len(expected) > 40, "the cluster must hold several pages"
+    for start, limit in [(0, 20), (20, 20), (37, 50), (len(expected) - 7, 20), (len(expected) + 5, 20)]:
+        result = api.nearby_venues(session, place=crowd, radius_km=CROWD_RADIUS_M / 1000, offset=start, limit=limit,
+                                   now=WEDNESDAY_MORNING, **filters)
+        assert_page(result, expected, start, limit)
+        assert (result.total, result.total_exact) == (len(expected), True)
+
+
+def test_the_radius_is_kept_to_the_metre_in_the_crowd(session, crowd):
+    edge = [d for d, _ in reference(session, crowd, 7_000) if abs(d - CROWD_RADIUS_M) < 2]
+    assert min(edge) < CROWD_RADIUS_M < max(edge)  # published venues 1.5 m inside and outside
+    expected = reference(session, crowd, CROWD_RADIUS_M)
+    last_page = api.nearby_venues(session, place=crowd, radius_km=5, offset=len(expected) - 15, limit=20)
+    assert_page(last_page, expected, len(expected) - 15, 20)
+
+
+def test_ties_keep_the_id_order(session, crowd):
+    expected = reference(session, crowd, CROWD_RADIUS_M)
+    tied = [(d, i) for (d, i), (following, _) in zip(expected, expected[1:], strict=False) if d == following]
+    assert tied, "some venues share a point"
+    result = api.nearby_venues(session, place=crowd, radius_km=5, limit=200)
+    assert_page(result, expected, 0, 200)
+
+
+@pytest.mark.parametrize("filters", [{}, {"open_at": WEDNESDAY_MORNING}])
+def test_totals_are_exact_up_to_the_cap_then_say_more_than(session, crowd, monkeypatch, filters):
+    monkeypatch.setattr(nearby, "NEARBY_TOTAL_STEP", 30)
+    expected = reference(session, crowd, CROWD_RADIUS_M, **filters)
+    assert len(expected) > 90
+
+    def search(start, limit=20):
+        return api.nearby_venues(session, place=crowd, radius_km=5, offset=start, limit=limit, **filters)
+
+    first = search(0)
+    assert_page(first, expected, 0, 20)
+    assert (first.total, first.total_exact, first.next_offset) == (30, False, 20)
+    second = search(20)  # the page reaches 40: counted up to 60
+    assert_page(second, expected, 20, 20)
+    assert (second.total, second.total_exact, second.next_offset) == (60, False, 40)
+    deep = search(len(expected) - 25)
+    assert_page(deep, expected, len(expected) - 25, 20)
+    assert (deep.total, deep.total_exact) == (len(expected), True)
+    assert search(len(expected) - 5).next_offset is None
+    beyond = search(len(expected) + 3)
+    assert (beyond.venues, beyond.total, beyond.total_exact) == ([], len(expected), True)
