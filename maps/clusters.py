@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory.boundaries import MAX_ZOOM
 from directory.db import bbox_filter
-from directory.errors import InvalidInput
 from directory.models import Venue
 from maps.public import accepting_pass_only
 
@@ -26,7 +26,6 @@ from maps.public import accepting_pass_only
 # beyond, clusters: at most 400 cells of ~130 bytes, or a venue for a cell holding one, stay under 100 KB.
 MAP_CLUSTER_THRESHOLD = 300
 MAP_MAX_CELLS = 400
-MAP_MAX_ZOOM = 22
 CELL_LEVELS_PER_TILE = 2  # a cell is 2^-2 of a tile wide
 Bbox = tuple[float, float, float, float]
 
@@ -50,18 +49,6 @@ class MapAnswer:
     cell_deg: float | None
 
 
-def map_zoom(value: Any) -> int:
-    """A Leaflet zoom level, a whole number from 0 to `MAP_MAX_ZOOM` (`invalid_zoom` otherwise)."""
-    try:
-        zoom = int(str(value).strip())
-    except ValueError:
-        zoom = -1
-    if not 0 <= zoom <= MAP_MAX_ZOOM:
-        raise InvalidInput(f"Le zoom « {value} » n'est pas valide : un nombre entier de 0 à {MAP_MAX_ZOOM} est attendu.",
-                           field="zoom", code="invalid_zoom", status=400)
-    return zoom
-
-
 def cell_of(lon: float, lat: float, size: float) -> tuple[int, int]:
     """The grid cell (column, row) holding a point, for cells of `size` degrees."""
     return math.floor((lon + 180) / size), math.floor((lat + 90) / size)
@@ -70,7 +57,7 @@ def cell_of(lon: float, lat: float, size: float) -> tuple[int, int]:
 def cell_size(bbox: Bbox, zoom: int | None) -> float:
     """Degrees of a cell side: 64 px at `zoom`, larger when the box would hold more than `MAP_MAX_CELLS`
     cells (a big screen, or no zoom given)."""
-    level = (MAP_MAX_ZOOM if zoom is None else zoom) + CELL_LEVELS_PER_TILE
+    level = (MAX_ZOOM if zoom is None else zoom) + CELL_LEVELS_PER_TILE
     while level > 0:
         size = 360 / 2**level
         (west, south), (east, north) = cell_of(bbox[0], bbox[1], size), cell_of(bbox[2], bbox[3], size)

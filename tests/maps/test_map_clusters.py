@@ -25,12 +25,12 @@ EDGE_MARGIN = 1e-3  # SpatiaLite's R*Tree keeps float32 boxes: no venue this clo
 
 @pytest.fixture
 def generated(session):
-    """1,500 synthetic venues over France by population (about 80 % published), one in three of them moved
+    """1,000 synthetic venues over France by population (about 80 % published), half of them moved
     around Lyon so that its area holds more than the threshold too."""
-    ids = factories.generate_venues(session, 1_500, seed=19)
+    ids = factories.generate_venues(session, 1_000, seed=19)
     rng = random.Random(19)
     session.execute(update(Venue), [
-        {"id": vid, "location": point_wkt(rng.uniform(4.6, 5.2), rng.uniform(45.5, 46.0))} for vid in ids[::3]
+        {"id": vid, "location": point_wkt(rng.uniform(4.6, 5.2), rng.uniform(45.5, 46.0))} for vid in ids[::2]
     ])
     session.flush()
     return session
@@ -101,7 +101,7 @@ def test_clusters_match_the_venues_grouped_row_by_row(generated, bbox, zoom, lev
 
 def test_cell_size_keeps_a_few_hundred_cells_whatever_the_box():
     for bbox in (FRANCE, RHONE, (-180, -90, 180, 90), (4.8, 45.7, 4.8, 45.7)):
-        for zoom in (None, 0, 5, 11, 18, 22):
+        for zoom in (None, 0, 5, 11, 18):
             size = cell_size(bbox, zoom)
             (west, south), (east, north) = cell_of(bbox[0], bbox[1], size), cell_of(bbox[2], bbox[3], size)
             assert (east - west + 1) * (north - south + 1) <= MAP_MAX_CELLS
@@ -163,13 +163,13 @@ def test_api_answers_clusters_as_geojson_with_their_box(generated, client):
     assert few["contenu"] == "lieux" and few["maille_deg"] is None and few["total"] == len(few["features"])
 
 
-@pytest.mark.parametrize("zoom", ["-1", "23", "douze", "1.5"])
+@pytest.mark.parametrize("zoom", ["-1", "19", "douze", "1.5"])
 def test_bad_zoom_is_refused_in_french(client, zoom):
     response = client.get(f"/api/v1/map/venues?bbox=4.7,45.7,5.0,45.83&zoom={zoom}")
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert (error["code"], error["field"]) == ("invalid_zoom", "zoom")
-    assert error["message"] == f"Le zoom « {zoom} » n'est pas valide : un nombre entier de 0 à 22 est attendu."
+    assert error["message"] == f"Le paramètre « zoom » vaut « {zoom} » : indiquez un niveau de zoom entier de 0 à 18."
     bad_box = client.get("/api/v1/map/venues?bbox=5,45,4,46&zoom=10").get_json()["error"]
     assert (bad_box["code"], bad_box["field"]) == ("invalid_bbox", "bbox")
 
