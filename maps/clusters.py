@@ -3,8 +3,8 @@
 An answer is bounded by the screen, not by the data: up to `MAP_CLUSTER_THRESHOLD` venues in view come
 one by one; beyond, the venues are counted per cell of a grid in SQL, at most `MAP_MAX_CELLS` cells in
 view. The grid is global — square cells of 360 / 2^k degrees counted from (-180°, -90°) — so a cell is
-the same cell whatever the box: panning does not move the clusters, and a box and its reference
-(`cell_of` in Python) agree exactly, since 360 / 2^k is exact in binary. With the map's zoom, a cell is a
+the same cell whatever the box: panning does not move the clusters, and the SQL and its Python
+reference (`cell_of`) agree exactly, since 360 / 2^k is exact in binary. With the map's zoom, a cell is a
 quarter of a 256 px tile wide (64 px): a 1280 × 800 map shows about 200 of them.
 """
 
@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from directory.boundaries import MAX_ZOOM
@@ -28,6 +28,7 @@ MAP_CLUSTER_THRESHOLD = 300
 MAP_MAX_CELLS = 400
 CELL_LEVELS_PER_TILE = 2  # a cell is 2^-2 of a tile wide
 Bbox = tuple[float, float, float, float]
+MARKER_COLUMNS = (Venue.id, Venue.nom, Venue.commune, func.ST_X(Venue.location), func.ST_Y(Venue.location))
 
 
 @dataclass(frozen=True)
@@ -70,19 +71,18 @@ def cell_size(bbox: Bbox, zoom: int | None) -> float:
 def map_area(session: Session, bbox: Bbox, zoom: int | None = None, accepting_pass: bool = False) -> MapAnswer:
     """The published venues of a lon/lat box (with `accepting_pass`, only those taking the cheques), or their
     clusters when there are more than `MAP_CLUSTER_THRESHOLD`."""
-    venues, more = _venues(session, bbox, accepting_pass, limit=MAP_CLUSTER_THRESHOLD)
-    if not more:
-        return MapAnswer(total=len(venues), venues=venues, clusters=[], cell_deg=None)
+    # The cells first: one pass over a wide box gives the total too (a second one would only fetch markers).
     size = cell_size(bbox, zoom)
-    clusters, single_ids = [], []
-    for count, lon, lat, west, south, east, north, first_id in _cells(session, bbox, size, accepting_pass):
-        if count == 1:
-            single_ids.append(first_id)
-        else:
-            clusters.append(Cluster(count, lon, lat, (west, south, east, north)))
-    singles, _ = _venues(session, bbox, accepting_pass, ids=single_ids)
-    return MapAnswer(total=len(singles) + sum(c.count for c in clusters), venues=singles, clusters=clusters,
-                   cell_deg=size)
+    cells = session.execute(_cells(session, bbox, size, accepting_pass)).all()
+    total = sum(cell[0] for cell in cells)
+    if total <= MAP_CLUSTER_THRESHOLD:
+        venues = _markers(session, _published_in(session, bbox, accepting_pass, *MARKER_COLUMNS))
+        return MapAnswer(total=total, venues=venues, clusters=[], cell_deg=None)
+    clusters = [Cluster(count, lon, lat, (west, south, east, north))
+                for count, lon, lat, west, south, east, north, _ in cells if count > 1]
+    single_ids = [cell[-1] for cell in cells if cell[0] == 1]
+    singles = _markers(session, select(*MARKER_COLUMNS).where(Venue.id.in_(single_ids))) if single_ids else []
+    return MapAnswer(total=total, venues=singles, clusters=clusters, cell_deg=size)
 
 
 def _published_in(session: Session, bbox: Bbox, accepting_pass: bool, *columns: Any) -> Any:
@@ -90,24 +90,13 @@ def _published_in(session: Session, bbox: Bbox, accepting_pass: bool, *columns: 
     return accepting_pass_only(statement) if accepting_pass else statement
 
 
-def _venues(session: Session, bbox: Bbox, accepting_pass: bool, *, limit: int | None = None,
-            ids: list[int] | None = None) -> tuple[list[dict[str, Any]], bool]:
-    """Light marker records by id, the first `limit` of the box or those of `ids`; True when there are more."""
-    statement = _published_in(session, bbox, accepting_pass, Venue.id, Venue.nom, Venue.commune,
-                              func.ST_X(Venue.location), func.ST_Y(Venue.location)).order_by(Venue.id)
-    if ids is not None:
-        if not ids:
-            return [], False
-        statement = statement.where(Venue.id.in_(ids))
-    if limit is not None:
-        statement = statement.limit(limit + 1)
-    rows = session.execute(statement).all()
-    more = limit is not None and len(rows) > limit
+def _markers(session: Session, statement: Select) -> list[dict[str, Any]]:
+    """Light marker records, by id, of a selection of `MARKER_COLUMNS`."""
     return [{"id": vid, "nom": nom, "commune": commune, "lon": x, "lat": y}
-            for vid, nom, commune, x, y in rows[:limit]], more
+            for vid, nom, commune, x, y in session.execute(statement.order_by(Venue.id))]
 
 
-def _cells(session: Session, bbox: Bbox, size: float, accepting_pass: bool) -> Any:
+def _cells(session: Session, bbox: Bbox, size: float, accepting_pass: bool) -> Select:
     """Per non-empty cell, in column then row order: count, mean lon, mean lat, west, south, east, north of its
     venues, and its lowest venue id (the venue itself when alone)."""
     points = _published_in(session, bbox, accepting_pass, Venue.id.label("id"),
@@ -115,7 +104,7 @@ def _cells(session: Session, bbox: Bbox, size: float, accepting_pass: bool) -> A
     cells = select(points.c.id, points.c.x, points.c.y,
                    func.floor((points.c.x + 180) / size).label("col"),
                    func.floor((points.c.y + 90) / size).label("row")).subquery()
-    return session.execute(
+    return (
         select(func.count(), func.avg(cells.c.x), func.avg(cells.c.y), func.min(cells.c.x), func.min(cells.c.y),
                func.max(cells.c.x), func.max(cells.c.y), func.min(cells.c.id))
         .group_by(cells.c.col, cells.c.row)
