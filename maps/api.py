@@ -5,6 +5,7 @@ Inside `maps`, modules import each other directly; this module only gathers what
 
 from __future__ import annotations
 
+from maps.clusters import MAP_CLUSTER_THRESHOLD, map_area
 from maps.coverage import (
     COVERAGE_AREA_LABELS,
     COVERAGE_AREA_LEVELS,
@@ -34,7 +35,6 @@ from maps.coverage_exports import (
 from maps.fragility import FRAGILITY_INDICATORS, load_fragility_index
 from maps.places import nearby_search, search_place
 from maps.public import (
-    MAP_BBOX_MAX_VENUES,
     TerritoryOverview,
     map_bubbles,
     open_reports,
@@ -46,7 +46,6 @@ from maps.public import (
     service_levels,
     territory_bounds,
     territory_overview,
-    venues_in_bbox,
 )
 from maps.rebuild import (
     REBUILD_CRON,
@@ -65,7 +64,7 @@ __all__ = [
     "COVERAGE_DISTANCES_KM",
     "COVERAGE_LEVELS",
     "FRAGILITY_INDICATORS",
-    "MAP_BBOX_MAX_VENUES",
+    "MAP_CLUSTER_THRESHOLD",
     "MAX_COVERAGE_DISTANCE_KM",
     "REBUILD_CRON",
     "REBUILD_STEPS",
@@ -92,6 +91,7 @@ __all__ = [
     "last_successful_rebuild",
     "latest_coverage_refresh",
     "load_fragility_index",
+    "map_area",
     "map_bubbles",
     "nearby_search",
     "nearest_distances_m",
@@ -108,5 +108,4 @@ __all__ = [
     "service_levels",
     "territory_bounds",
     "territory_overview",
-    "venues_in_bbox",
 ]

@@ -10,12 +10,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.api import COMMUNE_CODE_OF_LEVEL, EMAIL, territory_by_code
-from directory.db import bbox_filter, geodesic_distance_m, point_wkt
+from directory.db import geodesic_distance_m, point_wkt
 from directory.errors import InvalidInput, NotFound
 from directory.models import Organisation, ServiceLevel, Territory, TerritoryLevel, Venue
 from maps.models import ReportTopic, VenueReport
 
-MAP_BBOX_MAX_VENUES = 3_000
 REPORT_MESSAGE_MAX = 2_000
 TERRITORY_CHILD_LEVEL = {
     TerritoryLevel.REGION: TerritoryLevel.DEPARTEMENT,
@@ -81,10 +80,10 @@ def published_venues_in(session: Session, territory: Territory, limit: int = 500
         .order_by(Venue.commune, Venue.nom, Venue.id)
         .limit(limit)
     )
-    return list(session.scalars(_accepting_pass(statement) if accepting_pass else statement))
+    return list(session.scalars(accepting_pass_only(statement) if accepting_pass else statement))
 
 
-def _accepting_pass(statement: Select) -> Select:
+def accepting_pass_only(statement: Select) -> Select:
     """Only the venues where the pass's cheques are taken: accepting it, and not distribution-only
     themselves or by their organisation."""
     return (statement.outerjoin(Organisation, Organisation.id == Venue.organisation_id)
@@ -170,24 +169,6 @@ def parse_bbox(value: str, field: str = "bbox") -> tuple[float, float, float, fl
             field=field, code="invalid_bbox", status=400,
         )
     return xmin, ymin, xmax, ymax
-
-
-def venues_in_bbox(
-    session: Session, bbox: tuple[float, float, float, float], limit: int = MAP_BBOX_MAX_VENUES,
-    accepting_pass: bool = False,
-) -> tuple[list[dict[str, Any]], bool]:
-    """Published venues in a lon/lat box, light enough for map markers; True when cut at `limit`."""
-    statement = (
-        select(Venue.id, Venue.nom, Venue.commune, func.ST_X(Venue.location), func.ST_Y(Venue.location))
-        .where(Venue.published, bbox_filter(session, Venue, "location", *bbox))
-        .order_by(Venue.id)
-        .limit(limit + 1)
-    )
-    rows = session.execute(_accepting_pass(statement) if accepting_pass else statement).all()
-    venues = [
-        {"id": vid, "nom": nom, "commune": commune, "lon": x, "lat": y} for vid, nom, commune, x, y in rows[:limit]
-    ]
-    return venues, len(rows) > limit
 
 
 def territory_bounds(territory: Territory) -> tuple[float, float, float, float] | None:

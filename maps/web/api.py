@@ -21,25 +21,19 @@ from maps.coverage import (
     coverage_figures,
 )
 from maps.places import nearby_search
-from maps.public import (
-    MAP_BBOX_MAX_VENUES,
-    map_bubbles,
-    public_venue,
-    requested_territory,
-    territory_overview,
-    venues_in_bbox,
-)
+from maps.clusters import MAP_CLUSTER_THRESHOLD, MAP_MAX_CELLS, map_area
+from maps.public import map_bubbles, public_venue, requested_territory, territory_overview
 from maps.suggestions import place_suggestions
 from maps.web.inputs import CoverageSelection, MapArea, MapCounts, NearbySearch, PlaceQuery
 from maps.web.serialise import (
     CoverageSchema,
     MapBubblesSchema,
-    MapVenuesSchema,
+    MapAreaSchema,
     NearbyVenuesSchema,
     PlaceSuggestionsSchema,
     TerritorySchema,
     VenueFeatureSchema,
-    map_venue_collection,
+    map_area_collection,
     nearby_collection,
     suggestion_collection,
     territory_record,
@@ -131,14 +125,18 @@ def map_counts(query: dict[str, Any]) -> Response:
 
 
 @api_bp.route("/map/venues", tags=["Carte"])
-@api_bp.doc(summary="Lieux publiés dans la zone visible de la carte (GeoJSON léger)")
+@api_bp.doc(summary="Lieux publiés dans la zone visible de la carte, ou leurs groupes (GeoJSON léger)",
+            description=f"Jusqu'à {MAP_CLUSTER_THRESHOLD} lieux dans le cadre, chacun est renvoyé (« contenu » : "
+                        "« lieux »). Au-delà, les lieux sont comptés par maille d'une grille fixe (« contenu » : "
+                        f"« groupes », au plus {MAP_MAX_CELLS} mailles dans le cadre) : chaque groupe est placé à la "
+                        "position moyenne de ses lieux, avec leur nombre et leur emprise ; un lieu seul dans sa maille "
+                        "reste un lieu. La réponse reste ainsi légère quelle que soit la zone.")
 @api_bp.arguments(MapArea, location="query")
-@api_bp.response(200, MapVenuesSchema, description="Collection GeoJSON ; « tronque » vaut true au-delà de "
-                                                   f"{MAP_BBOX_MAX_VENUES} lieux")
-@api_bp.errors(400, codes={400: ["invalid_bbox"]})
+@api_bp.response(200, MapAreaSchema, description="Collection GeoJSON des lieux ou des groupes de la zone")
+@api_bp.errors(400, codes={400: ["invalid_bbox", "invalid_zoom", "invalid_parameter"]})
 def map_venues(query: dict[str, Any]) -> Response:
-    return _cached(map_venue_collection(*venues_in_bbox(request_session(), query["bbox"],
-                                                        accepting_pass=query["accepte_pass"])))
+    return _cached(map_area_collection(map_area(request_session(), query["bbox"], query["zoom"],
+                                                accepting_pass=query["accepte_pass"])))
 
 
 @api_bp.route("/territories/<level>/<code>/coverage", tags=["Territoires"], parameters=COVERAGE_PATH)

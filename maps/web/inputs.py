@@ -8,6 +8,8 @@ from typing import Any
 import marshmallow
 
 from directory import api, params
+from directory.boundaries import MAX_ZOOM, MIN_ZOOM, clean_zoom
+from maps.clusters import MAP_MAX_CELLS
 from maps.coverage import MAX_COVERAGE_DISTANCE_KM, ZONE_BLANCHE_LEVEL, coverage_distance_km, coverage_level
 from maps.orientation import NEEDS, SKILLS, WHEN
 from maps.public import parse_bbox
@@ -124,8 +126,18 @@ class BoundingBox(params.Text):
         return parse_bbox("" if value is marshmallow.missing else str(value))
 
 
+class MapZoom(params.Integer):
+    """The map's zoom, optional, checked as the boundaries' one (`invalid_zoom`)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int:
+        return clean_zoom(value)
+
+
 class MapArea(params.Schema):
     bbox = BoundingBox(description="ouest,sud,est,nord en degrés WGS84")
+    zoom = MapZoom(description="Zoom de la carte : la maille des groupes fait alors 64 pixels (un quart de tuile) ; "
+                               f"sans zoom, la plus fine qui donne au plus {MAP_MAX_CELLS} mailles dans le cadre",
+                   metadata={"minimum": MIN_ZOOM, "maximum": MAX_ZOOM})
     accepte_pass = params.Flag(description="Seulement les lieux où les chèques du pass sont encaissés")
 
 

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from directory import api
 from directory.models import Territory, Venue
+from maps.clusters import MapAnswer
 from maps.public import TerritoryOverview
 
 
@@ -108,21 +109,33 @@ def territory_record(overview: TerritoryOverview) -> dict[str, Any]:
     }
 
 
-def map_venue_collection(venues: list[dict[str, Any]], truncated: bool) -> dict[str, Any]:
-    """The light markers of the visible map area."""
+def map_area_collection(answer: MapAnswer) -> dict[str, Any]:
+    """The visible map area: light venue markers, or clusters (with the venues of cells holding one)."""
     prefix = url_for("maps.venue_page", venue_id=0)[:-1]
+    clusters = [
+        {
+            "type": "Feature",
+            "bbox": [round(edge, 6) for edge in c.bbox],
+            "geometry": {"type": "Point", "coordinates": [round(c.lon, 6), round(c.lat, 6)]},
+            "properties": {"lieux": c.count},
+        }
+        for c in answer.clusters
+    ]
+    venues = [
+        {
+            "type": "Feature",
+            "id": v["id"],
+            "geometry": {"type": "Point", "coordinates": [round(v["lon"], 6), round(v["lat"], 6)]},
+            "properties": {"id": v["id"], "nom": v["nom"], "commune": v["commune"], "url": f"{prefix}{v['id']}"},
+        }
+        for v in answer.venues
+    ]
     return {
         "type": "FeatureCollection",
-        "tronque": truncated,
-        "features": [
-            {
-                "type": "Feature",
-                "id": v["id"],
-                "geometry": {"type": "Point", "coordinates": [round(v["lon"], 6), round(v["lat"], 6)]},
-                "properties": {"id": v["id"], "nom": v["nom"], "commune": v["commune"], "url": f"{prefix}{v['id']}"},
-            }
-            for v in venues
-        ],
+        "contenu": "lieux" if answer.cell_deg is None else "groupes",
+        "total": answer.total,
+        "maille_deg": answer.cell_deg,
+        "features": clusters + venues,
     }
 
 
@@ -253,10 +266,17 @@ class MapBubblesSchema(Schema):
     territoires = fields.List(fields.Nested(MapBubbleSchema))
 
 
-class MapVenuesSchema(Schema):
+class MapAreaSchema(Schema):
     type = fields.String(validate=validate.OneOf(["FeatureCollection"]))
-    tronque = fields.Boolean()
-    features = fields.List(fields.Dict(), metadata={"description": "Point, id, nom, commune, url de chaque lieu"})
+    contenu = fields.String(validate=validate.OneOf(["lieux", "groupes"]), metadata={
+        "description": "« lieux » : chaque lieu de la zone ; « groupes » : au-delà du seuil, les lieux comptés par "
+                       "maille (et les lieux seuls dans leur maille)"})
+    total = fields.Integer(metadata={"description": "Lieux dans la zone, groupés ou non"})
+    maille_deg = _nullable(fields.Float, "Côté d'une maille en degrés (null pour « lieux »)")
+    features = fields.List(fields.Dict(), metadata={"description": (
+        "Un lieu : Point, id, propriétés id, nom, commune, url. Un groupe : Point à la position moyenne de ses lieux, "
+        "« bbox » [ouest, sud, est, nord] de ses lieux (pour zoomer dessus), propriété « lieux » (leur nombre) ; "
+        "les groupes viennent avant les lieux")})
 
 
 class CoverageAccessSchema(Schema):

@@ -163,7 +163,7 @@ def test_map_venues_of_the_visible_area(client, venues, lyon):
     bbox = f"{lyon.lon - 0.02},{lyon.lat - 0.02},{lyon.lon + 0.02},{lyon.lat + 0.02}"
     answer = client.get(f"/api/v1/map/venues?bbox={bbox}").get_json()
     assert sorted(f["properties"]["nom"] for f in answer["features"]) == ["Milieu", "Proche"]
-    assert answer["tronque"] is False
+    assert (answer["contenu"], answer["total"], answer["maille_deg"]) == ("lieux", 2, None)
     feature = next(f for f in answer["features"] if f["properties"]["nom"] == "Proche")
     assert feature["properties"]["url"] == f"/lieux/{venues['proche'].id}"
     for bad in ("", "1,2,3", "a,b,c,d", "5,45,4,46", "0,-95,1,1"):
