@@ -33,7 +33,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from support import machine_load, percentile, prepare_database, throwaway_databa
 from directory import api as directory_api
 from directory.db import make_engine, make_sessionmaker, utcnow
 from directory.factories import sample_communes
+from redemption.months import paris_date
 
 FIGURES = ("nearby", "map", "close", "report", "followup", "issue", "print", "rebuild")
 ACTOR = directory_api.Actor.system("bench-scale")
@@ -107,7 +107,7 @@ def _locate(session: Session) -> dict[str, Any]:
     return {
         "big_order_id": big,
         "call_id": session.scalar(select(func.max(CofundingCall.id))),
-        "month": previous_month(latest + timedelta(days=40)) if latest is not None else previous_month(utcnow()),
+        "month": paris_date(latest).replace(day=1) if latest is not None else previous_month(utcnow()),
     }
 
 

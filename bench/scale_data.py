@@ -7,8 +7,9 @@ Filled by bulk SQL, not by the domain functions (which would take hours at this 
 rows the domain could have written: every CHECK, unique index and foreign key holds, and the money
 is consistent (a redeemed cheque has exactly one active redemption line, its booklet was handed out
 before, at a qualified venue of the order's territory offering the service, two cheques at most per
-booklet and service). PostgreSQL loads with COPY; SQLite with executemany in large batches; the
-cheques of both come from one INSERT … SELECT, their codes computed in SQL (see `code_sql`).
+booklet and service). PostgreSQL loads with COPY into tables stripped of their secondary indexes and
+constraints, rebuilt (and so checked) at the end; SQLite with executemany in large batches. Cheque
+codes are valid and unique, derived from the cheque ids with numpy (see `codes_of`).
 
 Left out on purpose: the audit events of the bulk rows (nothing measured reads them) and the
 booklet covers (printing draws its own).
@@ -17,20 +18,38 @@ booklet covers (printing draws its own).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from contextlib import contextmanager
+from itertools import accumulate, repeat
+from types import SimpleNamespace
 from typing import Any
+
+import numpy as np
 
 from sqlalchemy import column, func, insert, select, table, text
 from sqlalchemy.orm import Session
 
-from directory.db import utcnow
-from directory.factories import fake_siret, generate_venues
-from directory.models import LegalForm, Organisation, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
+from directory.db import SRID, utcnow
+from directory.territories import name_with_preposition
+from directory import factories
+from directory.factories import fake_siret
+from directory.models import (
+    LegalForm,
+    Organisation,
+    Service,
+    Territory,
+    TerritoryLevel,
+    TerritoryPostcode,
+    Venue,
+    VenueService,
+    VenueStatus,
+)
 from qualification.models import Application, ApplicationStatus, ApplicationVenue, VenueOutcome
 from redemption import codes as cheque_codes
 from redemption import shares
@@ -48,6 +67,7 @@ from redemption.models import (
     BeneficiaryClaim,
     Booklet,
     Cheque,
+    ChequeStatus,
     DistributionAllowance,
     FeeRuleKind,
     Order,
@@ -65,6 +85,7 @@ ACTOR_LABEL = "system:bench-scale"
 DISTRIBUTED_SHARE = 0.7  # booklets handed out to a beneficiary before the month
 CALL_ORDER_BOOKLETS = 3_000  # the co-funded orders are cut into orders of about this size
 SEED = 19
+BULK_TABLES = ("booklet", "beneficiary_claim", "cheque", "redemption", "redemption_cheque")
 
 
 @dataclass(frozen=True)
@@ -114,30 +135,13 @@ def previous_month(now: datetime) -> date:
     return (paris_date(now).replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-# --- cheque codes in SQL ---------------------------------------------------------------------------------
+# --- cheque codes ----------------------------------------------------------------------------------------
 
 BASE = len(cheque_codes.ALPHABET)  # 29, prime
 DIGITS = cheque_codes.RANDOM_LENGTH - 1  # the first character is fixed, the others spell a number
-MODULUS = BASE**DIGITS  # 29**12 ≈ 3.5e17: a bigint, and id × MULTIPLIER stays below 2**63 for ids < 2e7
+MODULUS = BASE**DIGITS  # 29**12 ≈ 3.5e17, and id × MULTIPLIER stays below 2**63 for ids < 3e7
 MULTIPLIER = 300_000_000_007  # not a multiple of 29: id ↦ id × MULTIPLIER mod 29**12 is one-to-one
 FIRST = cheque_codes.ALPHABET.index("B")
-
-
-def code_sql(id_column: str) -> str:
-    """A SQL expression (PostgreSQL and SQLite) giving each id its own valid cheque code.
-
-    The 12 characters after the fixed first one are the base-29 digits of id × MULTIPLIER mod 29**12,
-    a bijection on ids, so the codes are unique; the last is the ISO 7064 MOD 29-2 check character
-    (with weights 2**k mod 29, the checksum is linear in the digits)."""
-    number = f"(({id_column}) * {MULTIPLIER} % {MODULUS})"
-    digits = [f"CAST({number} / {BASE ** (DIGITS - 1 - k)} % {BASE} AS INTEGER)" for k in range(DIGITS)]
-    alphabet = f"'{cheque_codes.ALPHABET}'"
-    # checksum(body) = Σ d_i · 2**(12 - i) mod 29 over the 13 body characters (first one included)
-    weighted = " + ".join([str(FIRST * pow(2, DIGITS, BASE) % BASE)]
-                          + [f"{digit} * {pow(2, DIGITS - 1 - k, BASE)}" for k, digit in enumerate(digits)])
-    check = f"((59 - 2 * (({weighted}) % {BASE})) % {BASE})"  # (1 - 2 × checksum) mod 29, kept positive
-    characters = [f"'{cheque_codes.ALPHABET[FIRST]}'"] + [f"substr({alphabet}, {d} + 1, 1)" for d in digits]
-    return " || ".join(characters + [f"substr({alphabet}, {check} + 1, 1)"])
 
 
 # --- bulk writing ----------------------------------------------------------------------------------------
@@ -198,17 +202,13 @@ class _Plan:
     orders: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _timed(timings: dict[str, float], label: str, report: Callable[[str, float], None] | None):
-    class Step:
-        def __enter__(self) -> None:
-            self.started = time.perf_counter()
-
-        def __exit__(self, *exc: object) -> None:
-            timings[label] = timings.get(label, 0.0) + time.perf_counter() - self.started
-            if report is not None and exc[0] is None:
-                report(label, timings[label])
-
-    return Step()
+@contextmanager
+def _timed(timings: dict[str, float], label: str, report: Callable[[str, float], None] | None) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    timings[label] = timings.get(label, 0.0) + time.perf_counter() - started
+    if report is not None:
+        report(label, timings[label])
 
 
 def build(session: Session, scale: Scale, *, now: datetime | None = None,
@@ -226,7 +226,7 @@ def build(session: Session, scale: Scale, *, now: datetime | None = None,
         session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
 
     with _timed(timings, "venue + organisation + venue_service", report):
-        generate_venues(session, scale.venues, seed=SEED)
+        _venues(session, scale.venues, rng, now)
 
     with _timed(timings, "qualification_application", report):
         _qualification_applications(session, scale, rng, now)
@@ -244,28 +244,32 @@ def build(session: Session, scale: Scale, *, now: datetime | None = None,
     distributed = [rng.random() < DISTRIBUTED_SHARE for _ in booklet_orders]
     distributed_at = start - timedelta(days=3)
 
+    restore = strip_indexes(session, BULK_TABLES)
     with _timed(timings, "booklet", report):
         bulk_insert(session, Booklet, ("id", "order_id", "sequence", "number", "distributor_id", "beneficiary_ref",
                                        "distributed_at"), _booklet_rows(plan, booklet_base, distributed, distributed_at))
     with _timed(timings, "beneficiary_claim", report):
-        bulk_insert(session, BeneficiaryClaim, ("booklet_id", "vintage", "pseudonym", "distributor_id", "created_at"), (
-            (booklet_base + i, vintage, _pseudonym(booklet_base + i), plan.orders[o]["distributor_id"], distributed_at)
-            for i, o in enumerate(booklet_orders) if distributed[i]))
-
+        bulk_insert(session, BeneficiaryClaim, ("booklet_id", "vintage", "pseudonym", "distributor_id",
+                                                "created_at"), (
+            (booklet_base + i, vintage, _pseudonym(booklet_base + i), plan.orders[o]["distributor_id"],
+             distributed_at) for i, o in enumerate(booklet_orders) if distributed[i]))
     cheque_base = _next_id(session, Cheque)
     with _timed(timings, "redemption plan (Python)", report):
-        redemptions, lines, used = _plan_redemptions(
+        redemptions, lines, redeemed = _plan_redemptions(
             scale, rng, plan, booklet_orders, distributed, booklet_base, venues_by_departement, services_of,
             start, end, _next_id(session, Redemption), cheque_base)
-
     with _timed(timings, "cheque", report):
-        _insert_cheques(session, booklet_base, len(booklet_orders), cheque_base, used)
+        order_of_booklet = np.array([plan.orders[o]["id"] for o in range(len(plan.orders))],
+                                    dtype=np.int64)[np.array(booklet_orders, dtype=np.int64)]
+        _insert_cheques(session, booklet_base, order_of_booklet, cheque_base, redeemed)
     with _timed(timings, "redemption", report):
         bulk_insert(session, Redemption, ("id", "venue_id", "service_id", "booklet_id", "order_id", "cheque_count",
                                           "amount_cents", "status", "actor", "created_at"), redemptions)
     with _timed(timings, "redemption_cheque", report):
-        bulk_insert(session, RedemptionCheque, ("redemption_id", "cheque_id", "active", "booklet_id", "service_id",
-                                                "service_slot"), lines)
+        bulk_insert(session, RedemptionCheque, ("redemption_id", "cheque_id", "active", "booklet_id",
+                                                "service_id", "service_slot"), lines)
+    with _timed(timings, "indexes + constraints rebuilt", report):
+        restore()
     with _timed(timings, "sequences + ANALYZE", report):
         _advance_sequences(session, ("booklet", "cheque", "redemption"))
         session.execute(text("ANALYZE"))
@@ -275,6 +279,92 @@ def build(session: Session, scale: Scale, *, now: datetime | None = None,
         order_ids=[order["id"] for order in plan.orders], redemption_count=len(redemptions),
         redeemed_cents=sum(row[6] for row in redemptions), redeemed_cheques=len(lines), timings=timings,
     )
+
+
+VENUE_COLUMNS = (
+    "id", "organisation_id", "nom", "adresse", "code_postal", "commune", "code_insee", "location", "horaires",
+    "telephone", "courriels", "site_web", "typologie", "itinerance", "standard_services",
+    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
+    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels", "modalites_acces",
+    "modalites_accompagnement", "source", "date_maj", "accepts_pass", "aptic_label", "status", "status_changed_at",
+    "published", "distribution_only", "created_at", "updated_at",
+)
+ORGANISATION_COLUMNS = ("id", "name", "legal_form", "siret", "is_sponsor", "is_distributor", "is_venue_operator",
+                        "is_aptic", "distribution_only", "address", "code_insee", "created_at")
+
+
+def _communes(session: Session) -> list[factories.CommuneSample]:
+    """`factories.sample_communes` without loading each commune's polygon (seconds saved at every build)."""
+    first_postcode = (select(TerritoryPostcode.commune_id, func.min(TerritoryPostcode.postcode).label("postcode"))
+                      .group_by(TerritoryPostcode.commune_id).subquery())
+    rows = session.execute(
+        select(Territory.code, Territory.name, Territory.tncc, Territory.population, first_postcode.c.postcode,
+               func.ST_X(Territory.centre), func.ST_Y(Territory.centre))
+        .join(first_postcode, first_postcode.c.commune_id == Territory.id)
+        .where(Territory.level == TerritoryLevel.COMMUNE, Territory.centre.is_not(None), Territory.population > 0)
+        .order_by(Territory.code)
+    ).all()
+    return [factories.CommuneSample(code, name, tncc, population, postcode, lon, lat,
+                                    name_with_preposition(SimpleNamespace(name=name, tncc=tncc)))
+            for code, name, tncc, population, postcode, lon, lat in rows]
+
+
+def _venues(session: Session, count: int, rng: random.Random, now: datetime) -> None:
+    """Venues and their operators as `directory.factories.generate_venues` makes them (same kinds, spread by
+    population, statuses, services; published and taking the pass when qualified), written by COPY:
+    `generate_venues` inserts through the ORM, minutes at 100,000 venues. JSON columns go in as JSON text
+    on PostgreSQL, as lists through SQLAlchemy on SQLite."""
+    communes = _communes(session)
+    services = list(session.scalars(select(Service).where(Service.active).order_by(Service.position)))
+    statuses, status_weights = zip(*factories.STATUS_WEIGHTS, strict=True)
+    kind_weights = list(accumulate(kind[3] for kind in factories.VENUE_KINDS))
+    encoded: dict[tuple[str, ...], str] = {}  # the same few lists come back again and again
+
+    def as_json(value: list[str]) -> Any:
+        if not postgres:
+            return value
+        key = tuple(value)
+        if key not in encoded:
+            encoded[key] = json.dumps(value)
+        return encoded[key]
+
+    postgres = _is_postgres(session)
+    population = list(accumulate(c.population for c in communes))
+    organisation_base, venue_base = _next_id(session, Organisation), _next_id(session, Venue)
+    organisations, venues, venue_services = [], [], []
+    for index, commune in enumerate(rng.choices(communes, cum_weights=population, k=count)):
+        pattern, typology, legal_form, _ = rng.choices(factories.VENUE_KINDS, cum_weights=kind_weights)[0]
+        name = pattern.format(de=commune.with_preposition)
+        if index and rng.random() < 0.5:
+            name = f"{name} — {rng.choice(['centre', 'quartier', 'annexe', 'point relais'])} {index}"
+        lon, lat = factories._jitter(rng, commune.lon, commune.lat)
+        status = rng.choices(statuses, weights=status_weights)[0]
+        qualified = status == VenueStatus.QUALIFIED
+        chosen = factories._services_for(rng, services)
+        organisation_id, venue_id = organisation_base + index, venue_base + index
+        organisations.append((
+            organisation_id, f"{pattern.split(' {')[0]} {commune.with_preposition}", legal_form.value,
+            fake_siret(rng), False, rng.random() < 0.3, True, False, False,
+            f"{rng.randint(1, 120)} {rng.choice(factories.STREETS)}, {commune.postcode} {commune.name}",
+            commune.code, now))
+        venues.append((
+            venue_id, organisation_id, name, f"{rng.randint(1, 120)} {rng.choice(factories.STREETS)}",
+            commune.postcode, commune.name, commune.code, f"SRID={SRID};POINT({lon} {lat})",
+            rng.choice(factories.HOURS), f"+33{rng.choice('12345')}{rng.randint(10_000_000, 99_999_999)}",
+            as_json([f"contact.{index}@exemple-mediation.fr"]), as_json([]), as_json([typology]), as_json(["Fixe"]),
+            as_json(sorted({standard for service in chosen for standard in service.standard_services})),
+            as_json(rng.sample(factories.PUBLICS, k=rng.randint(0, 2))),
+            as_json(rng.sample(factories.SPECIFIC_CARE, k=rng.randint(0, 2))),
+            as_json(rng.choice([["Gratuit"], ["Gratuit sous condition"], ["Gratuit", "Payant"]])),
+            as_json(rng.sample(["Conseillers numériques", "France Services", "Aidants Connect"], k=rng.randint(0, 2))),
+            as_json([]), as_json([]), as_json(rng.sample(factories.ACCESS, k=rng.randint(1, 3))),
+            as_json(rng.sample(factories.ACCOMPANIMENT, k=rng.randint(1, 3))), "démonstration APTIC",
+            now.date().replace(day=1), qualified, qualified, status.value, now, qualified, False, now, now))
+        venue_services += [(venue_id, service.id) for service in chosen]
+    bulk_insert(session, Organisation, ORGANISATION_COLUMNS, organisations)
+    bulk_insert(session, Venue, VENUE_COLUMNS, venues)
+    bulk_insert(session, VenueService, ("venue_id", "service_id"), venue_services)
+    _advance_sequences(session, ("organisation", "venue"))
 
 
 def _pseudonym(booklet_id: int) -> str:
@@ -447,14 +537,14 @@ def _plan_redemptions(scale: Scale, rng: random.Random, plan: _Plan, booklet_ord
                       cheque_base: int):
     """One to three deliveries of one or two cheques per used booklet (about 1.5 cheques per delivery), each at
     a redeeming venue of the order's département, each on a service of its own (so two cheques at most per
-    booklet and service, slots 1 and 2). Returns the redemption rows, the line rows and the cheques used per
-    booklet index (positions 1 to n are the redeemed ones)."""
+    booklet and service, slots 1 and 2). Returns the redemption rows, the line rows and how many cheques of
+    each booklet (by index) are redeemed: positions 1 to that number."""
     handed = [index for index, is_handed in enumerate(distributed) if is_handed]
     used_booklets = sorted(rng.sample(handed, min(len(handed), scale.redemptions // 2)))
     seconds = int((end - start).total_seconds()) - 1
     redemptions: list[tuple] = []
     lines: list[tuple] = []
-    used: dict[int, int] = {}
+    redeemed = np.zeros(len(booklet_orders), dtype=np.int64)
     redemption_id = redemption_base
     for index in used_booklets:
         order = plan.orders[booklet_orders[index]]
@@ -478,31 +568,113 @@ def _plan_redemptions(scale: Scale, rng: random.Random, plan: _Plan, booklet_ord
                 cheque_id = cheque_base + index * CHEQUES_PER_BOOKLET + position - 1
                 lines.append((redemption_id, cheque_id, True, booklet_id, service_id, slot))
             redemption_id += 1
-        if position:
-            used[index] = position
-    return redemptions, lines, used
+        redeemed[index] = position
+    return redemptions, lines, redeemed
 
 
-def _insert_cheques(session: Session, booklet_base: int, booklet_count: int, cheque_base: int,
-                    used: dict[int, int]) -> None:
-    """Every booklet's cheques in one INSERT … SELECT, with their codes; the used ones already redeemed.
+def _cheque_columns(cheque_base: int, booklet_base: int, order_of_booklet: np.ndarray, redeemed: np.ndarray,
+                    first: int, stop: int) -> dict[str, np.ndarray]:
+    """The cheques of booklet indexes [first, stop) as columns: ids follow the booklets (cheque_base + 10 ×
+    booklet index + position - 1, as the redemption lines computed), positions 1 to `redeemed` are redeemed."""
+    index = np.repeat(np.arange(first, stop, dtype=np.int64), CHEQUES_PER_BOOKLET)
+    position = np.tile(np.arange(1, CHEQUES_PER_BOOKLET + 1, dtype=np.int64), stop - first)
+    return {"id": cheque_base + index * CHEQUES_PER_BOOKLET + position - 1, "booklet_id": booklet_base + index,
+            "order_id": order_of_booklet[index], "position": position, "redeemed": position <= redeemed[index]}
 
-    Cheque ids follow the booklets (cheque_base + 10 × booklet index + position - 1), which the redemption
-    lines computed before; the booklets' redeemed counts come from a temporary table."""
-    session.execute(text("CREATE TEMPORARY TABLE scale_used (booklet_id INTEGER PRIMARY KEY, redeemed INTEGER NOT NULL)"))
-    bulk_insert(session, table("scale_used", column("booklet_id"), column("redeemed")), ("booklet_id", "redeemed"),
-                ((booklet_base + index, count) for index, count in used.items()))
-    positions = " UNION ALL ".join(f"SELECT {p} AS position" for p in range(1, CHEQUES_PER_BOOKLET + 1))
-    identifier = f"({cheque_base} + (b.id - {booklet_base}) * {CHEQUES_PER_BOOKLET} + p.position - 1)"
+
+def codes_of(ids: np.ndarray) -> np.ndarray:
+    """Each id's own valid cheque code, as an (n, 14) array of ASCII bytes.
+
+    The 12 characters after a fixed first one are the base-29 digits of id × MULTIPLIER mod 29**12, a
+    bijection on ids (so the codes are unique and the same on every run); the last is the ISO 7064
+    MOD 29-2 check character, the checksum being linear in the digits (weights 2**k mod 29)."""
+    number = ids * MULTIPLIER % MODULUS
+    digits = np.empty((len(ids), DIGITS), dtype=np.int64)
+    for k in range(DIGITS - 1, -1, -1):
+        number, digits[:, k] = np.divmod(number, BASE)
+    weights = np.array([pow(2, DIGITS - 1 - k, BASE) for k in range(DIGITS)], dtype=np.int64)
+    checksum = (FIRST * pow(2, DIGITS, BASE) + digits @ weights) % BASE
+    check = (1 - 2 * checksum) % BASE
+    alphabet = np.frombuffer(cheque_codes.ALPHABET.encode(), dtype=np.uint8)
+    return np.column_stack([np.full(len(ids), alphabet[FIRST]), alphabet[digits], alphabet[check]]).astype(np.uint8)
+
+
+def _decimal(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers as zero-padded ASCII digits (PostgreSQL reads 0042 as 42), an (n, width) byte array."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return (values[:, None] // powers % 10 + ord("0")).astype(np.uint8)
+
+
+def _copy_text(columns: list[np.ndarray | bytes], rows: int) -> bytes:
+    """Fixed-width COPY text lines: byte arrays and constant byte strings, tab-separated."""
+    parts = []
+    for index, part in enumerate(columns):
+        if index:
+            parts.append(np.full((rows, 1), ord("\t"), dtype=np.uint8))
+        parts.append(part if isinstance(part, np.ndarray)
+                     else np.tile(np.frombuffer(part, dtype=np.uint8), (rows, 1)))
+    parts.append(np.full((rows, 1), ord("\n"), dtype=np.uint8))
+    return np.hstack(parts).tobytes()
+
+
+CHEQUE_COLUMNS = ("id", "code", "booklet_id", "order_id", "position", "value_cents", "status")
+
+
+def _insert_cheques(session: Session, booklet_base: int, order_of_booklet: np.ndarray, cheque_base: int,
+                    redeemed: np.ndarray) -> None:
+    """Every booklet's cheques with their codes, the used ones already redeemed; by slices of 100,000 booklets."""
+    booklets = len(order_of_booklet)
     step = 100_000
-    for first in range(booklet_base, booklet_base + booklet_count, step):
-        session.execute(text(f"""
-            INSERT INTO cheque (id, code, booklet_id, order_id, position, value_cents, status)
-            SELECT {identifier}, {code_sql(identifier)}, b.id, b.order_id, p.position, {CHEQUE_VALUE_CENTS},
-                   CASE WHEN p.position <= coalesce(u.redeemed, 0) THEN 'redeemed' ELSE 'issued' END
-            FROM booklet b CROSS JOIN ({positions}) p LEFT JOIN scale_used u ON u.booklet_id = b.id
-            WHERE b.id >= {first} AND b.id < {min(first + step, booklet_base + booklet_count)}
-        """))
-    session.execute(text("DROP TABLE scale_used"))
+    cursor = session.connection().connection.driver_connection.cursor() if _is_postgres(session) else None
+    widths = [len(str(cheque_base + booklets * CHEQUES_PER_BOOKLET)), len(str(booklet_base + booklets)),
+              len(str(int(order_of_booklet.max())))]
+    for first in range(0, booklets, step):
+        columns = _cheque_columns(cheque_base, booklet_base, order_of_booklet, redeemed, first,
+                                  min(first + step, booklets))
+        codes = codes_of(columns["id"])
+        if cursor is None:
+            bulk_insert(session, Cheque, CHEQUE_COLUMNS, zip(
+                columns["id"].tolist(), codes.view("S14").ravel().astype(str).tolist(),
+                columns["booklet_id"].tolist(), columns["order_id"].tolist(), columns["position"].tolist(),
+                repeat(CHEQUE_VALUE_CENTS),
+                np.where(columns["redeemed"], ChequeStatus.REDEEMED.value, ChequeStatus.ISSUED.value).tolist()))
+            continue
+        with cursor.copy(f"COPY cheque ({', '.join(CHEQUE_COLUMNS)}) FROM STDIN") as copy:
+            for status in (ChequeStatus.ISSUED, ChequeStatus.REDEEMED):  # each status its own fixed width
+                rows = columns["redeemed"] == (status == ChequeStatus.REDEEMED)
+                count = int(rows.sum())
+                if count:
+                    copy.write(_copy_text([
+                        _decimal(columns["id"][rows], widths[0]), codes[rows],
+                        _decimal(columns["booklet_id"][rows], widths[1]), _decimal(columns["order_id"][rows], widths[2]),
+                        _decimal(columns["position"][rows], 2), str(CHEQUE_VALUE_CENTS).encode(), status.value.encode(),
+                    ], count))
 
 
+def strip_indexes(session: Session, tables: Sequence[str]) -> Callable[[], None]:
+    """PostgreSQL: drop the secondary indexes, unique and foreign-key constraints of `tables` before a load;
+    returns what builds them again from their own definitions (a sorted index build and one validation
+    query per foreign key beat millions of row-by-row checks; the constraints are checked all the same,
+    at the end). SQLite: nothing to do."""
+    if not _is_postgres(session):
+        return lambda: None
+    constraints = session.execute(text(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = ANY(CAST(:tables AS regclass[])) AND contype IN ('u', 'f') ORDER BY contype DESC"
+    ), {"tables": list(tables)}).all()
+    indexes = session.execute(text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(:tables) AND indexname NOT IN "
+        "(SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u', 'x'))"
+    ), {"tables": list(tables)}).all()
+    for table_name, name, _ in constraints:
+        session.execute(text(f'ALTER TABLE {table_name} DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
+
+    def restore() -> None:
+        for _, definition in indexes:
+            session.execute(text(definition))
+        for table_name, name, definition in reversed(constraints):  # the unique ones, then the foreign keys
+            session.execute(text(f'ALTER TABLE {table_name} ADD CONSTRAINT "{name}" {definition}'))
+
+    return restore
