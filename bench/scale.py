@@ -38,7 +38,7 @@ from typing import Any
 
 from nearby_search import LIMIT, RADIUS_KM, RAW_SQL, SERVICES_SQL
 from scale_data import PRESETS, Built, build, previous_month
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from support import machine_load, percentile, prepare_database, throwaway_database
@@ -369,18 +369,18 @@ def measure(url: str, backend: str, scale: str, only: set[str], skip_print_10k: 
 def build_database(url: str, backend: str, scale: str) -> Built:
     print(f"\n== build: {backend}, scale {scale} — {machine_load()}", flush=True)
     started = time.perf_counter()
-    engine = prepare_database(url)
+    prepare_database(url).dispose()
     print(f"build migrations + territories + referential: {time.perf_counter() - started:.1f} s", flush=True)
+    engine = make_engine(url)
+    if backend == "spatialite":  # a throwaway file: no need to survive a power cut while it fills
+        event.listen(engine, "connect", lambda connection, _: connection.execute(
+            "PRAGMA synchronous = OFF").close() or connection.execute("PRAGMA journal_mode = MEMORY").close())
     with Session(engine) as session:
-        if backend == "spatialite":
-            session.execute(text("PRAGMA synchronous = OFF"))
         built = build(session, PRESETS[scale], report=lambda label, seconds: print(f"build {label}: {seconds:.1f} s",
                                                                                    flush=True))
         committing = time.perf_counter()
         session.commit()
         print(f"build commit: {time.perf_counter() - committing:.1f} s")
-        if backend == "spatialite":
-            session.execute(text("PRAGMA synchronous = FULL"))
         counts = {name: session.scalar(text(f"SELECT count(*) FROM {name}")) for name in (
             "venue", "organisation", "pass_order", "booklet", "cheque", "redemption", "redemption_cheque",
             "qualification_application")}
