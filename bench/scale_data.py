@@ -23,21 +23,19 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from contextlib import contextmanager
 from itertools import accumulate, repeat
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-
-from sqlalchemy import column, func, insert, select, table, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from directory.db import SRID, utcnow
-from directory.territories import name_with_preposition
 from directory import factories
+from directory.db import SRID, utcnow
 from directory.factories import fake_siret
 from directory.models import (
     LegalForm,
@@ -50,18 +48,12 @@ from directory.models import (
     VenueService,
     VenueStatus,
 )
+from directory.territories import name_with_preposition
 from qualification.models import Application, ApplicationStatus, ApplicationVenue, VenueOutcome
 from redemption import codes as cheque_codes
 from redemption import shares
-from redemption.cofunding_models import (
-    ApplicationStatus as CofundingStatus,
-)
-from redemption.cofunding_models import (
-    AuthorityKind,
-    CofundingApplication,
-    CofundingCall,
-    CofundingMember,
-)
+from redemption.cofunding_models import ApplicationStatus as CofundingStatus
+from redemption.cofunding_models import AuthorityKind, CofundingApplication, CofundingCall, CofundingMember
 from redemption.fees import round_half_up, rule_in_force
 from redemption.models import (
     BeneficiaryClaim,
@@ -153,9 +145,9 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def bulk_insert(session: Session, table: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Insert tuples of `columns` into `table` (a model or a Table): COPY on PostgreSQL, executemany on SQLite."""
-    table = getattr(table, "__table__", table)
+def bulk_insert(session: Session, model: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert tuples of `columns` into the table of `model`: COPY on PostgreSQL, executemany on SQLite."""
+    table = model.__table__
     count = 0
     if _is_postgres(session):
         cursor = session.connection().connection.driver_connection.cursor()
