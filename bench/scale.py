@@ -416,7 +416,12 @@ def main() -> None:
     results: list[Figures] = []
     if args.reuse:
         backend = "postgis" if make_url(args.reuse).get_backend_name() == "postgresql" else "spatialite"
-        results.append(measure(args.reuse, backend, "kept", only, args.skip_print_10k, args.queries))
+        engine = make_engine(args.reuse)
+        with engine.connect() as connection:
+            venues = connection.scalar(text("SELECT count(*) FROM venue"))
+        engine.dispose()
+        label = next((name for name, scale in PRESETS.items() if scale.venues == venues), f"{venues:,} venues")
+        results.append(measure(args.reuse, backend, label, only, args.skip_print_10k, args.queries))
         table(results)
         return
     backends = ["spatialite", "postgis"] if args.backend == "both" else [args.backend]
