@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -196,11 +195,6 @@ def run_wrk(base_url: str, calls: list[Call], connections: int, seconds: float) 
     if not elapsed:
         raise RuntimeError(f"wrk gave no figures:\n{output.stdout}\n{output.stderr}")
     return Load(statuses, elapsed, latency)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(fraction * len(ordered)) - 1)]
 
 
 def machine_load() -> str:
