@@ -61,15 +61,16 @@ TERRITORY_ATTRIBUTE = {
 
 # The scan is the hot path: its statements are built once (their construction and cache key would cost
 # more than their execution), with bound parameters.
-_COMMUNE_CODES = select(*(getattr(Territory, name) for name in TERRITORY_ATTRIBUTE.values())).where(
-    Territory.level == TerritoryLevel.COMMUNE, Territory.code == bindparam("code_insee"))
+# Table columns, not the mapped attributes: plain rows, without the ORM's compile and loading steps.
+_TERRITORY, _VENUE_SERVICE, _LINE = Territory.__table__.c, VenueService.__table__.c, RedemptionCheque.__table__.c
+_COMMUNE_CODES = select(*(_TERRITORY[name] for name in TERRITORY_ATTRIBUTE.values())).where(
+    _TERRITORY.level == TerritoryLevel.COMMUNE, _TERRITORY.code == bindparam("code_insee"))
 # With the commune's codes: whether the venue offers the service, and which of the booklet's two slots on
 # this service are taken (read under the booklet's lock).
 _SCAN_CHECKS = _COMMUNE_CODES.add_columns(
-    exists().where(VenueService.venue_id == bindparam("venue_id"), VenueService.service_id == bindparam("service_id")),
-    *(exists().where(RedemptionCheque.booklet_id == bindparam("booklet_id"),
-                     RedemptionCheque.service_id == bindparam("service_id"), RedemptionCheque.service_slot == slot,
-                     RedemptionCheque.active)
+    exists().where(_VENUE_SERVICE.venue_id == bindparam("venue_id"), _VENUE_SERVICE.service_id == bindparam("service_id")),
+    *(exists().where(_LINE.booklet_id == bindparam("booklet_id"), _LINE.service_id == bindparam("service_id"),
+                     _LINE.service_slot == slot, _LINE.active)
       for slot in range(1, MAX_CHEQUES_PER_SERVICE + 1)),
 )
 # The cheques with their booklet and order, read in one statement that serialises deliveries of a booklet:
