@@ -53,7 +53,7 @@ def main() -> None:
             run_wrk(site.url(""), searches, args.clients, 2)  # warm the workers
             load = run_wrk(site.url(""), searches, args.clients, args.seconds)
             during = machine_load()
-    print(f"gunicorn: {args.workers} workers; wrk, {args.clients} keep-alive connections, {args.seconds} s; {path}")
+    print(f"gunicorn: {args.workers} workers (deploy/gunicorn.conf.py); wrk, {args.clients} connections, {args.seconds} s; {path}")
     print(f"searches: {sum(load.statuses.values())} = {load.rate():.0f} requests/s (HTTP statuses {load.statuses})")
     print(f"latency: {load.latency_line()}; during: {during}")
     print(f"end: {machine_load()}")

@@ -104,7 +104,7 @@ def main() -> None:
             run_wrk(site.url(""), parts[0], max(client_counts), 2)
             rows = [(clients, run_wrk(site.url(""), part, clients, args.seconds), machine_load())
                     for clients, part in zip(client_counts, parts[1:], strict=True)]
-    print(f"gunicorn: {args.workers} workers; wrk keep-alive connections; {args.seconds} s and at most {share} "
+    print(f"gunicorn: {args.workers} workers (deploy/gunicorn.conf.py); wrk; {args.seconds} s and at most {share} "
           "cheques per measure")
     print("clients  redemptions/s  p50 ms  p95 ms  p99 ms  pgbench -N tps  ratio  statuses  load")
     for clients, load, during in rows:

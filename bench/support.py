@@ -166,7 +166,7 @@ end
 
 
 def run_wrk(base_url: str, calls: list[Call], connections: int, seconds: float) -> Load:
-    """`calls` sent over `connections` keep-alive connections for `seconds` by wrk (a C client, so that
+    """`calls` sent over `connections` HTTP/1.1 connections for `seconds` by wrk (a C client, so that
     the load generator does not take the server's CPU, as pgbench does not take PostgreSQL's), in order,
     starting over once all are sent. Threads: at most one per core and per connection."""
     threads = max(1, min(connections, multiprocessing.cpu_count()))
