@@ -93,21 +93,23 @@ class KeyedCache:
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        # (database, key) -> (time read, value, identities of the rows read)
-        self._entries: dict[tuple[str, Any], tuple[float, Any, set[tuple[type, Any]]]] = {}
+        # (database, key) -> (time read, value); and for each row read, the entries read from it
+        self._entries: dict[tuple[str, Any], tuple[float, Any]] = {}
+        self._readers: dict[tuple[type, Any], set[tuple[str, Any]]] = {}
         self._lock = threading.Lock()
         CACHES.append(self)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._readers.clear()
 
     def forget(self, written: set[tuple[type, Any]]) -> bool:
         """Drop the entries read from one of the `written` rows; whether there were any."""
         with self._lock:
-            stale = [key for key, (_, _, rows) in self._entries.items() if rows & written]
+            stale = set().union(*(self._readers.pop(row, ()) for row in written))
             for key in stale:
-                del self._entries[key]
+                self._entries.pop(key, None)
         return bool(stale)
 
     def get(self, session: Session, key: Any, load: Callable[[], tuple[Any, list[Any]]]) -> Any:
@@ -120,9 +122,10 @@ class KeyedCache:
             return entry[1]
         value, instances = load()
         if value is not None:
-            rows = {(type(instance), inspect(instance).identity) for instance in instances}
             with self._lock:
-                self._entries[entry_key] = (time.monotonic(), value, rows)
+                self._entries[entry_key] = (time.monotonic(), value)
+                for instance in instances:
+                    self._readers.setdefault((type(instance), inspect(instance).identity), set()).add(entry_key)
         return value
 
 
