@@ -12,7 +12,7 @@ from directory import api as directory_api
 from directory.api import Actor
 from directory.errors import Forbidden, InvalidInput, NotFound
 from directory.models import Organisation, Role, User, Venue
-from directory.process_cache import KeyedCache, attach, column_values
+from directory.process_cache import KeyedCache, attach, attach_instance, column_values
 from redemption.errors import Unauthenticated
 from redemption.models import MAX_ID, Order, Statement
 from redemption.orders import get_order
@@ -32,9 +32,8 @@ def venue_of_api_key(session: Session, token: str) -> tuple[Venue, Actor]:
     if scanner is None:
         raise Unauthenticated("Clé d'API inconnue, révoquée ou non rattachée à un lieu.", field="Authorization")
     prefix, venue, organisation = scanner
-    if organisation is not None:
-        attach(session, Organisation, organisation)  # the venue's organisation is then read without a query
-    return attach(session, Venue, venue), Actor(label=f"api_key:{prefix}")
+    organisation = attach(session, Organisation, organisation) if organisation is not None else None
+    return attach_instance(session, Venue(**venue), organisation=organisation), Actor(label=f"api_key:{prefix}")
 
 
 def _scanner(session: Session, token: str) -> tuple[tuple[str, dict, dict | None] | None, list[Any]]:
