@@ -12,7 +12,8 @@ PG_MAJOR ?= $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -n 1)
 PG_MAJOR := $(or $(PG_MAJOR),15)
 
 RUNTIME_DEBS := libsqlite3-mod-spatialite
-TEST_DEBS := postgresql-$(PG_MAJOR)-postgis-3 libzbar0 chromium redis-server
+# wrk: the C load generator of the production-server benches (bench/redemption_throughput.py, public_search.py).
+TEST_DEBS := postgresql-$(PG_MAJOR)-postgis-3 libzbar0 chromium redis-server wrk
 
 .PHONY: demo test install install-test system-deps test-system-deps
 

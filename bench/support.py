@@ -6,11 +6,12 @@ sys.path and they import it as `from support import ...`.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,47 +104,97 @@ class Call:
     headers: dict[str, str] | None = None
 
 
-def _client(base_url: str, calls: list[Call], barrier: Any, results: Any) -> None:
-    import requests
+@dataclass
+class Load:
+    """What `run_wrk` measured: responses per HTTP status, seconds, latency percentiles in seconds."""
 
-    http = requests.Session()
-    statuses: dict[int, int] = {}
-    latencies: list[float] = []
-    barrier.wait()
-    for call in calls:
-        started = time.perf_counter()
-        status = http.request(call.method, base_url + call.path, json=call.json, headers=call.headers, timeout=60).status_code
-        latencies.append(time.perf_counter() - started)
-        statuses[status] = statuses.get(status, 0) + 1
-    results.put((statuses, latencies))
+    statuses: dict[int, int]
+    seconds: float
+    latency: dict[int, float]
 
+    def rate(self, status: int | None = None) -> float:
+        """Responses per second (of one status, or all)."""
+        count = sum(self.statuses.values()) if status is None else self.statuses.get(status, 0)
+        return count / self.seconds
 
-def run_clients(base_url: str, work: list[list[Call]]) -> tuple[float, dict[int, int], list[float]]:
-    """Each list of calls sent in order by its own client process, all at once: elapsed, statuses, latencies."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(work) + 1)
-    results = context.Queue()
-    processes = [context.Process(target=_client, args=(base_url, calls, barrier, results)) for calls in work]
-    for process in processes:
-        process.start()
-    barrier.wait()
-    started = time.perf_counter()
-    statuses: dict[int, int] = {}
-    latencies: list[float] = []
-    for _ in processes:
-        client_statuses, client_latencies = results.get()
-        latencies += client_latencies
-        for status, count in client_statuses.items():
-            statuses[status] = statuses.get(status, 0) + count
-    elapsed = time.perf_counter() - started
-    for process in processes:
-        process.join()
-    return elapsed, statuses, latencies
+    def latency_line(self) -> str:
+        return ", ".join(f"p{q} {self.latency[q] * 1000:.1f} ms" for q in sorted(self.latency))
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(fraction * len(ordered)) - 1)]
+# wrk's Lua side: each thread sends its share of the calls (one per line: method, path, body, headers,
+# tab-separated) in order, starting over when it has sent them all, and counts the statuses.
+WRK_SCRIPT = r"""
+local threads = {}
+function setup(thread)
+  thread:set("number", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  local index = 0
+  calls, position, statuses = {}, 0, {}
+  for line in io.lines(args[1]) do
+    if index % tonumber(args[2]) == number then
+      local fields = {}
+      for field in (line .. "\t"):gmatch("([^\t]*)\t") do table.insert(fields, field) end
+      local headers = {}
+      for i = 4, #fields do
+        local name, value = fields[i]:match("^([^:]+): (.*)$")
+        headers[name] = value
+      end
+      table.insert(calls, wrk.format(fields[1], fields[2], headers, fields[3] ~= "" and fields[3] or nil))
+    end
+    index = index + 1
+  end
+end
+function request()
+  position = position % #calls + 1
+  return calls[position]
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do counts[status] = (counts[status] or 0) + count end
+  end
+  for status, count in pairs(counts) do io.write(string.format("status %d %d\n", status, count)) end
+  io.write(string.format("seconds %f\n", summary.duration / 1e6))
+  for _, q in ipairs({50, 95, 99}) do io.write(string.format("latency %d %f\n", q, latency:percentile(q) / 1e6)) end
+end
+"""
+
+
+def run_wrk(base_url: str, calls: list[Call], connections: int, seconds: float) -> Load:
+    """`calls` sent over `connections` HTTP/1.1 connections for `seconds` by wrk (a C client, so that
+    the load generator does not take the server's CPU, as pgbench does not take PostgreSQL's), in order,
+    starting over once all are sent. Threads: at most one per core and per connection."""
+    threads = max(1, min(connections, multiprocessing.cpu_count()))
+    with tempfile.TemporaryDirectory() as folder:
+        script, lines = Path(folder) / "calls.lua", Path(folder) / "calls.tsv"
+        script.write_text(WRK_SCRIPT)
+        with lines.open("w") as out:
+            for call in calls:
+                body = json.dumps(call.json) if call.json is not None else ""
+                headers = {**({"Content-Type": "application/json"} if body else {}), **(call.headers or {})}
+                out.write("\t".join([call.method, call.path, body, *(f"{k}: {v}" for k, v in headers.items())]) + "\n")
+        output = subprocess.run(
+            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
+             "-s", str(script), base_url, "--", str(lines), str(threads)],
+            check=True, capture_output=True, text=True,
+        )
+    statuses, latency, elapsed = {}, {}, 0.0
+    for line in output.stdout.splitlines():
+        match line.split():
+            case ["status", status, count]:
+                statuses[int(status)] = int(count)
+            case ["seconds", value]:
+                elapsed = float(value)
+            case ["latency", q, value]:
+                latency[int(q)] = float(value)
+    if not elapsed:
+        raise RuntimeError(f"wrk gave no figures:\n{output.stdout}\n{output.stderr}")
+    return Load(statuses, elapsed, latency)
 
 
 def machine_load() -> str:

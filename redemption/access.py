@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import select
@@ -11,17 +12,38 @@ from directory import api as directory_api
 from directory.api import Actor
 from directory.errors import Forbidden, InvalidInput, NotFound
 from directory.models import Organisation, Role, User, Venue
+from directory.process_cache import KeyedCache, attach, attach_instance, column_values
 from redemption.errors import Unauthenticated
 from redemption.models import MAX_ID, Order, Statement
 from redemption.orders import get_order
 
 
+# A scanner authenticates on every cheque: its key and venue are kept per process, by a hash of the
+# whole token, for SCANNER_TTL seconds. A revocation or a change of the venue (or of its organisation)
+# applies at once in the process that writes it, within SCANNER_TTL in the others; only a token that
+# authenticates is kept, and a key's last use is still recorded (to the quarter of an hour) on a miss.
+SCANNER_TTL = 10.0
+SCANNERS = KeyedCache(ttl=SCANNER_TTL)
+
+
 def venue_of_api_key(session: Session, token: str) -> tuple[Venue, Actor]:
     """The venue a scanner's API key belongs to, and the key as the actor of what it does."""
+    scanner = SCANNERS.get(session, hashlib.sha256(token.encode()).hexdigest(), lambda: _scanner(session, token))
+    if scanner is None:
+        raise Unauthenticated("Clé d'API inconnue, révoquée ou non rattachée à un lieu.", field="Authorization")
+    prefix, venue, organisation = scanner
+    organisation = attach(session, Organisation, organisation) if organisation is not None else None
+    return attach_instance(session, Venue(**venue), organisation=organisation), Actor(label=f"api_key:{prefix}")
+
+
+def _scanner(session: Session, token: str) -> tuple[tuple[str, dict, dict | None] | None, list[Any]]:
+    """The key's prefix, its venue's and the venue's organisation's columns, and the rows they come from."""
     key = directory_api.authenticate_api_key(session, token)
     if key is None or key.venue is None:
-        raise Unauthenticated("Clé d'API inconnue, révoquée ou non rattachée à un lieu.", field="Authorization")
-    return key.venue, Actor(label=f"api_key:{key.prefix}")
+        return None, []
+    organisation = key.venue.organisation
+    rows = [key, key.venue, *([organisation] if organisation is not None else [])]
+    return (key.prefix, column_values(key.venue), column_values(organisation) if organisation else None), rows
 
 
 def staff_venues(session: Session, user: User) -> list[Venue]:

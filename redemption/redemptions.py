@@ -6,15 +6,16 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from directory import api as directory_api
-from directory.api import Actor, record_audit
+from directory.api import Actor, record_audit, record_audits
 from directory.db import PARIS_TZ, utcnow
 from directory.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotFound
 from directory.models import Service, Territory, TerritoryLevel, Venue, VenueService, VenueStatus
+from directory.process_cache import attach_instance
 from redemption import codes as cheque_codes
 from redemption.errors import (
     AlreadyRedeemed,
@@ -58,15 +59,46 @@ TERRITORY_ATTRIBUTE = {
 }
 
 
-def _commune_codes(session: Session, venue: Venue, *extra: Any) -> tuple[dict[str, str], tuple] | None:
+# The scan is the hot path: its statements are built once (their construction and cache key would cost
+# more than their execution), with bound parameters.
+# Table columns, not the mapped attributes: plain rows, without the ORM's compile and loading steps.
+_TERRITORY, _VENUE_SERVICE, _LINE = Territory.__table__.c, VenueService.__table__.c, RedemptionCheque.__table__.c
+_COMMUNE_CODES = select(*(_TERRITORY[name] for name in TERRITORY_ATTRIBUTE.values())).where(
+    _TERRITORY.level == TerritoryLevel.COMMUNE, _TERRITORY.code == bindparam("code_insee"))
+# With the commune's codes: whether the venue offers the service, and which of the booklet's two slots on
+# this service are taken (read under the booklet's lock).
+_SCAN_CHECKS = _COMMUNE_CODES.add_columns(
+    exists().where(_VENUE_SERVICE.venue_id == bindparam("venue_id"), _VENUE_SERVICE.service_id == bindparam("service_id")),
+    *(exists().where(_LINE.booklet_id == bindparam("booklet_id"), _LINE.service_id == bindparam("service_id"),
+                     _LINE.service_slot == slot, _LINE.active)
+      for slot in range(1, MAX_CHEQUES_PER_SERVICE + 1)),
+)
+# The cheques with their booklet and order, read in one statement that serialises deliveries of a booklet:
+# PostgreSQL locks the booklet rows in id order (FOR UPDATE applies after ORDER BY), and the rows are read
+# under the lock; SQLite's BEGIN IMMEDIATE already serialises writers.
+_LOCKED_CHEQUES = (
+    select(Cheque).join(Cheque.booklet).join(Booklet.order)
+    .options(contains_eager(Cheque.booklet).contains_eager(Booklet.order))
+    .where(Cheque.code.in_(bindparam("codes", expanding=True))).order_by(Booklet.id, Cheque.id)
+    .with_for_update(of=Booklet).execution_options(populate_existing=True)
+)
+_CLAIM = (
+    update(Cheque)
+    .where(Cheque.id.in_(bindparam("claimed_ids", expanding=True)),
+           Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.REDEEMED)))
+    .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session="fetch")
+)
+_INSERT_REDEMPTION = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
+_INSERT_LINES = insert(RedemptionCheque.__table__)
+
+
+def _commune_codes(session: Session, venue: Venue, statement: Select = _COMMUNE_CODES,
+                   **parameters: Any) -> tuple[dict[str, str], tuple] | None:
     """The territory codes of the venue's commune (only the codes: its polygon would cost more than the
-    whole check), with `extra` columns read in the same statement."""
+    whole check), with the further columns of `statement` (`_SCAN_CHECKS`) read in the same statement."""
     if not venue.code_insee:
         return None
-    row = session.execute(
-        select(*(getattr(Territory, name) for name in TERRITORY_ATTRIBUTE.values()), *extra)
-        .where(Territory.level == TerritoryLevel.COMMUNE, Territory.code == venue.code_insee)
-    ).first()
+    row = session.execute(statement, {"code_insee": venue.code_insee, **parameters}).first()
     if row is None:
         return None
     names = list(TERRITORY_ATTRIBUTE.values())
@@ -132,15 +164,7 @@ def _service(session: Session, slug: Any) -> Service:
 
 
 def _locked_cheques(session: Session, codes: list[str]) -> list[Cheque]:
-    """The cheques with their booklet and order, read in one statement that serialises deliveries of a
-    booklet: PostgreSQL locks the booklet rows in id order (FOR UPDATE applies after ORDER BY), and the
-    rows are read under the lock; SQLite's BEGIN IMMEDIATE already serialises writers."""
-    return list(session.scalars(
-        select(Cheque).join(Cheque.booklet).join(Booklet.order)
-        .options(contains_eager(Cheque.booklet).contains_eager(Booklet.order))
-        .where(Cheque.code.in_(codes)).order_by(Booklet.id, Cheque.id)
-        .with_for_update(of=Booklet).execution_options(populate_existing=True)
-    ).unique())
+    return list(session.scalars(_LOCKED_CHEQUES, {"codes": codes}).unique())
 
 
 def redeem(
@@ -186,15 +210,9 @@ def redeem(
     if order.requires_distribution and booklet.distributed_at is None:
         raise NotDistributed(f"Le carnet n° {booklet.number} n'a pas été remis à un bénéficiaire par un aiguilleur : "
                              "ses chèques ne peuvent pas encore être utilisés.", field="codes")
-    # One statement for the checks that read the database: the commune's codes, whether the venue offers
-    # the service, and which of the booklet's two slots on this service are taken (read under its lock).
-    slot_taken = [
-        exists().where(RedemptionCheque.booklet_id == booklet.id, RedemptionCheque.service_id == service.id,
-                       RedemptionCheque.service_slot == slot, RedemptionCheque.active)
-        for slot in range(1, MAX_CHEQUES_PER_SERVICE + 1)
-    ]
-    commune = _commune_codes(session, venue, exists().where(VenueService.venue_id == venue.id,
-                                                             VenueService.service_id == service.id), *slot_taken)
+    # One statement for the checks that read the database (`_SCAN_CHECKS`).
+    commune = _commune_codes(session, venue, _SCAN_CHECKS, venue_id=venue.id, service_id=service.id,
+                             booklet_id=booklet.id)
     if commune is None or not _in_territories(commune[0], order.territories):
         raise OutsideTerritory("Ce chèque n'est pas utilisable dans la commune de ce lieu.", field="codes")
     offers_service, *taken = commune[1]
@@ -208,27 +226,30 @@ def redeem(
     used_slots = {slot for slot, is_taken in enumerate(taken, start=1) if is_taken}
     slots = _free_service_slots(session, booklet, service, len(cheques), used_slots)
     ids = [c.id for c in cheques]
-    claimed = session.execute(
-        update(Cheque)
-        .where(Cheque.id.in_(ids), Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.REDEEMED)))
-        .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session="fetch")
-    ).rowcount
+    claimed = session.execute(_CLAIM, {"claimed_ids": ids}).rowcount
     if claimed != len(ids):
         raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes")
-    redemption = Redemption(
-        venue=venue, service=service, booklet=booklet, order_id=order.id, cheque_count=len(ids),
-        amount_cents=sum(c.value_cents for c in cheques), actor=actor.label, created_at=now, idempotency_key=key,
-        lines=[RedemptionCheque(cheque=cheque, booklet_id=booklet.id, service_id=service.id, service_slot=slot)
-               for cheque, slot in zip(cheques, slots, strict=True)],
-    )
-    session.add(redemption)
+    # Core inserts, not the unit of work: what they write is known here.
+    values = {"venue_id": venue.id, "service_id": service.id, "booklet_id": booklet.id, "order_id": order.id,
+              "cheque_count": len(ids), "amount_cents": sum(c.value_cents for c in cheques),
+              "status": RedemptionStatus.REDEEMED, "actor": actor.label, "created_at": now, "cancelled_at": None,
+              "statement_id": None, "idempotency_key": key}
     try:
-        session.flush()
+        redemption_id = session.execute(_INSERT_REDEMPTION, values).scalar_one()
+        lines = [{"redemption_id": redemption_id, "cheque_id": cheque.id, "active": True, "booklet_id": booklet.id,
+                  "service_id": service.id, "service_slot": slot} for cheque, slot in zip(cheques, slots, strict=True)]
+        session.execute(_INSERT_LINES, lines)
     except IntegrityError:
         # The partial unique indexes on active redemption lines: another delivery got there first.
         raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes") from None
-    record_audit(session, actor, "redemption.created", "redemption", redemption.id, venue_id=venue.id,
-                 service=service.slug, booklet=booklet.number, cheques=codes, amount_cents=redemption.amount_cents)
+    redemption = attach_instance(
+        session, Redemption(id=redemption_id, **values), venue=venue, service=service, booklet=booklet,
+        lines=[attach_instance(session, RedemptionCheque(**line), cheque=cheque)
+               for line, cheque in zip(lines, cheques, strict=True)],
+    )
+    record_audits(session, actor, "redemption.created", "redemption", [(redemption.id, {
+        "venue_id": venue.id, "service": service.slug, "booklet": booklet.number, "cheques": codes,
+        "amount_cents": redemption.amount_cents})], at=now)
     return redemption, True
 
 

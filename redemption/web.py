@@ -3,6 +3,7 @@ the venues' monthly statements."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import Iterator, Mapping
@@ -14,6 +15,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    after_this_request,
     current_app,
     redirect,
     render_template,
@@ -24,6 +26,7 @@ from flask import (
 )
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from limits import parse as parse_limit
 from marshmallow import fields, pre_load
 
 from directory import api as directory_api
@@ -53,6 +56,7 @@ bp.register_blueprint(distribution_pages.bp)
 
 DEFAULT_FAILURES_PER_CREDENTIAL = "20 per minute"
 DEFAULT_FAILURES_PER_ADDRESS = "60 per minute"
+CREDENTIAL_SCOPE = "redemption-credential"
 
 
 # ---------------------------------------------------------------------------- rate limits
@@ -73,10 +77,6 @@ def _credential_key() -> str:
     return f"anonymous:{get_remote_address()}"
 
 
-def _failed(response: Response) -> bool:
-    return response.status_code >= 400
-
-
 def _failures_per_credential() -> str:
     return current_app.config.get("REDEMPTION_FAILURES_PER_CREDENTIAL", DEFAULT_FAILURES_PER_CREDENTIAL)
 
@@ -86,9 +86,26 @@ def _failures_per_address() -> str:
 
 
 def failure_limited(view: Any) -> Any:
-    """Failures counted per API key or signed-in user; refused credentials also per address (`_api_venue`)."""
-    return limiter.limit(_failures_per_credential, key_func=_credential_key, deduct_when=_failed,
-                         scope="redemption-credential")(view)
+    """Failures counted per API key or signed-in user; refused credentials also per address (`_api_venue`).
+
+    The scan is the hot path: one read of the counter before the view, one increment after a failure
+    only (flask-limiter's decorator would also read the window again for its headers on every answer)."""
+    @functools.wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        if not limiter.enabled:
+            return view(*args, **kwargs)
+        limit, credential = parse_limit(_failures_per_credential()), _credential_key()
+        if not limiter.limiter.test(limit, credential, CREDENTIAL_SCOPE):
+            abort(429)
+
+        @after_this_request
+        def count_failure(response: Response) -> Response:
+            if response.status_code >= 400:
+                limiter.limiter.hit(limit, credential, CREDENTIAL_SCOPE)
+            return response
+
+        return view(*args, **kwargs)
+    return counted
 
 
 # ------------------------------------------------------------------------------------ API

@@ -4,13 +4,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from aptic import create_app
 from directory import api as directory_api
 from directory.db import utcnow
-from directory.models import AuditEvent
+from directory.models import ApiKey, AuditEvent
 from redemption import api, codes
+from redemption.access import SCANNERS
 from redemption.models import Cheque, ChequeStatus, Redemption, RedemptionCheque, RedemptionStatus
 from tests.builders import ACTOR, bearer, csrf_token_from, distribute, make_order, sign_in, venue_user
 
@@ -314,3 +315,23 @@ def test_france_services_distribute_only_unless_conseillers_numeriques():
     assert not directory_api.distribution_only_by_default(
         {"dispositif_programmes_nationaux": ["France Services", "Conseillers numériques"]})
     assert not directory_api.distribution_only_by_default({"dispositif_programmes_nationaux": ["Aidants Connect"]})
+
+
+def test_a_revoked_key_is_refused_at_once_here_and_within_the_cache_lifetime_elsewhere(
+        client, session, world, connection, monkeypatch):
+    distribute(session, world, 0)
+    distribute(session, world, 1)
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == world.tokens["venue"].split("_")[1]))
+    other = session.scalar(select(ApiKey).where(ApiKey.prefix == world.tokens["other"].split("_")[1]))
+    session.flush()
+    assert post(client, world, [world.codes(0)[0]]).status_code == 201  # the key is now cached
+    directory_api.revoke_api_key(session, ACTOR, key)  # written by a session of this process
+    assert_refused(post(client, world, [world.codes(0)[1]]), 401, "unauthenticated")
+
+    assert post(client, world, [world.codes(1)[0]], who="other").status_code == 201
+    # Revoked by another process: this one does not see the write until its copy expires.
+    connection.execute(update(ApiKey).where(ApiKey.id == other.id).values(revoked_at=utcnow()))
+    assert post(client, world, [world.codes(1)[2]], service="demarches-en-ligne", who="other").status_code == 201
+    monkeypatch.setattr(SCANNERS, "ttl", 0.0)
+    assert_refused(post(client, world, [world.codes(1)[4]], who="other"), 401, "unauthenticated")
+    assert redeemed_count(session) == 3
