@@ -1,22 +1,20 @@
-"""Printing an order's booklets: time and peak memory, before (one reportlab canvas) and after (streamed chunks).
+"""Printing an order's booklets: time and peak memory, before (main's code) and after (this tree), in one run.
 
-    .venv/bin/python bench/print_booklets.py [--sizes 100,1000,3350] [--backend spatialite|postgis]
-        [--before-ref <git commit>]
+    .venv/bin/python bench/print_booklets.py [--sizes 3350,10000] [--backend spatialite|postgis]
+        [--before-tree /work/main]
 
 Creates a throwaway database, issues one order per size (10 cheques a booklet), then prints each
-order in a fresh child process, once with `redemption/printing.py` as it was before the covers and
-the streaming (read from git: by default the parent of the commit that added redemption/covers.py)
-and once with the current one, in the same run. Each child reports the wall time of the print,
-its peak resident memory (VmHWM) and how much it grew during the print (peak minus the memory
-after imports and loading the order), the file size and the page count. The "after" PDF has one
-more page per booklet (its cover).
+order in a fresh child process, once with `PYTHONPATH` on the before tree (main's code by default)
+and once on this tree. Each child reports the wall time of the print to a file, its peak resident
+memory (VmHWM) and how much it grew during the print (peak minus the memory after imports and
+loading the order), the file size and the page count.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,15 +24,17 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
-from support import prepare_database, throwaway_database
+from support import machine_load, prepare_database, throwaway_database
 
 from directory import api as directory_api
 from directory.db import make_engine
 from redemption import api
+from tests.builders import aptic_staff
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTOR = directory_api.Actor.system("bench")
 BASE_URL = "https://carte.aptic.fr"
+STAFF_EMAIL = "equipe@aptic-exemple.fr"
 
 
 def _rss_mb() -> float:
@@ -51,40 +51,41 @@ def _current_rss_mb() -> float:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def before_ref() -> str:
-    added = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--", "redemption/covers.py"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    return f"{added[-1]}^" if added else "HEAD"
+def child(url: str, order_id: int, out: str, mode: str) -> None:
+    """Runs in its own process with the tree to measure on PYTHONPATH, so that its peak memory is the print's alone.
 
-
-def child(variant: str, url: str, order_id: int, out: str, ref: str) -> None:
-    """Runs in its own process, so that its peak memory is the print's alone."""
+    mode "file": `print_order` to a file; "http": staff download the PDF through the web view (Flask test
+    client, response read piece by piece as a WSGI server would send it).
+    """
+    from redemption import printing
     from redemption.models import Order
 
-    if variant == "before":
-        source = subprocess.run(["git", "show", f"{ref}:redemption/printing.py"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout
-        path = Path(tempfile.mkdtemp()) / "printing_before.py"
-        path.write_text(source)
-        spec = importlib.util.spec_from_file_location("printing_before", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    if mode == "http":
+        from aptic import create_app
+        from tests.builders import sign_in
 
-        def run(session: Session, order: Order) -> int:
-            return module.print_order(session, order, Path(out))
-    else:
-        from redemption import printing
-
-        def run(session: Session, order: Order) -> int:
-            return printing.print_order(session, order, Path(out), BASE_URL)
-
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SERVER_NAME": "aptic.bench",
+                          "PUBLIC_URL": BASE_URL})
+        client = app.test_client()
+        signed = sign_in(client, STAFF_EMAIL)
+        assert signed.status_code == 302, "staff sign-in refused"
     engine = make_engine(url)
     with Session(engine) as session:
         order = session.get(Order, order_id)
-        order.sponsor  # noqa: B018 - loaded before the baseline, as both variants need it
+        order.sponsor  # noqa: B018 - loaded before the baseline
+        pages = printing.page_count(order)
+        session.commit()  # no read transaction left open while the web view reads (SQLite)
         baseline = _current_rss_mb()
         started = time.perf_counter()
-        pages = run(session, order)
+        if mode == "http":
+            response = client.get(f"/pass/commandes/{order_id}/carnets.pdf", buffered=False)
+            assert response.status_code == 200 and response.is_streamed, (response.status_code, response.headers)
+            with open(out, "wb") as file:
+                for piece in response.response:
+                    file.write(piece)
+            response.close()
+        else:
+            printing.print_order(session, order, Path(out), BASE_URL)
         seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "peak_mb": _rss_mb(), "growth_mb": _rss_mb() - baseline, "pages": pages,
                       "file_mb": Path(out).stat().st_size / 2**20}))
@@ -92,21 +93,26 @@ def child(variant: str, url: str, order_id: int, out: str, ref: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,1000,3350")
+    parser.add_argument("--sizes", default="3350,10000")
     parser.add_argument("--backend", default="spatialite", choices=("spatialite", "postgis"))
-    parser.add_argument("--before-ref", default=None)
-    parser.add_argument("--child", nargs=5, metavar=("VARIANT", "URL", "ORDER", "OUT", "REF"), help=argparse.SUPPRESS)
+    parser.add_argument("--before-tree", default="/work/main")
+    parser.add_argument("--http", action="store_true", help="Also download each order through the web view (this tree).")
+    parser.add_argument("--child", nargs=4, metavar=("URL", "ORDER", "OUT", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        variant, url, order_id, out, ref = args.child
-        child(variant, url, int(order_id), out, ref)
+        child(args.child[0], int(args.child[1]), args.child[2], args.child[3])
         return
-    ref = args.before_ref or before_ref()
+    trees = {"before": str(Path(args.before_tree).resolve()), "after": str(ROOT)}
+    runs = [("before", trees["before"], "file"), ("after", trees["after"], "file")]
+    if args.http:
+        runs.append(("after", trees["after"], "http"))
     sizes = [int(size) for size in args.sizes.split(",")]
     with throwaway_database(args.backend) as url, tempfile.TemporaryDirectory() as workdir:
         engine = prepare_database(url)
         orders = {}
         with Session(engine) as session:
+            if args.http:
+                aptic_staff(session, STAFF_EMAIL)
             sponsor = api.create_sponsor(session, ACTOR, name="Département de la Gironde", legal_form="collectivite",
                                          siret="22330001300016", code_insee="33063")
             for size in sizes:
@@ -120,20 +126,19 @@ def main() -> None:
                 orders[size] = order.id
                 print(f"order of {size} booklets issued in {time.perf_counter() - started:.1f} s", flush=True)
         engine.dispose()
-        print(f"before = redemption/printing.py at {ref}; after = this working tree; backend {args.backend}")
-        print(f"{'booklets':>8} {'variant':>7} {'pages':>6} {'seconds':>8} {'peak RSS MB':>11} "
+        print(f"backend {args.backend}; before = {trees['before']}, after = {trees['after']}; {machine_load()}")
+        print(f"{'booklets':>8} {'variant':>7} {'to':>4} {'pages':>6} {'seconds':>8} {'peak RSS MB':>11} "
               f"{'growth MB':>9} {'file MB':>7}")
         for size in sizes:
-            for variant in ("before", "after"):
-                out = str(Path(workdir) / f"{variant}-{size}.pdf")
-                done = subprocess.run(
-                    [sys.executable, __file__, "--child", variant, url, str(orders[size]), out, ref],
-                    cwd=ROOT, capture_output=True, text=True)
+            for variant, tree, mode in runs:
+                out = str(Path(workdir) / f"{variant}-{mode}-{size}.pdf")
+                done = subprocess.run([sys.executable, __file__, "--child", url, str(orders[size]), out, mode],
+                                      cwd=tree, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": tree})
                 if done.returncode:
                     print(done.stderr, file=sys.stderr)
                     raise SystemExit(done.returncode)
                 r = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"{size:>8} {variant:>7} {r['pages']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>11.0f} "
+                print(f"{size:>8} {variant:>7} {mode:>4} {r['pages']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>11.0f} "
                       f"{r['growth_mb']:>9.0f} {r['file_mb']:>7.1f}", flush=True)
 
 

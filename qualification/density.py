@@ -10,7 +10,7 @@ import numpy as np
 from geoalchemy2.shape import to_shape
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from directory.geodesy import chord_length, unit_vectors
@@ -20,6 +20,8 @@ from qualification.models import QuotaOverride, VenueOutcome
 from qualification.quotas import clean_level, compute_quota, current_policy, find_territory
 
 OUTLINE_TOLERANCE_DEGREES = 0.005  # about 500 m: enough for a national map, light to send
+SERVICE_LEVELS = (1, 2, 3)
+_LEVELS_OF_BITS = {bits: frozenset(level for level in SERVICE_LEVELS if bits & (1 << (level - 1))) for bits in range(8)}
 
 
 @dataclass
@@ -134,32 +136,28 @@ class DensityModel:
 
     def _load_venues(self) -> None:
         session = self.session
-        rows = session.execute(
-            select(Venue.id, Venue.code_insee, Venue.status, func.ST_X(Venue.location), func.ST_Y(Venue.location))
-            .where(Venue.status.in_([VenueStatus.QUALIFIED, VenueStatus.SUSPENDED]))
-        ).all()
-        levels = defaultdict(set)
-        for venue_id, level in session.execute(
-            select(VenueService.venue_id, Service.level_number).join(Service, Service.id == VenueService.service_id)
-            .join(Venue, Venue.id == VenueService.venue_id)
-            .where(Venue.status == VenueStatus.QUALIFIED).distinct()
-        ):
-            levels[venue_id].add(level)
+        # Set-based: quota places counted per commune in SQL, the supply read as bare columns, its levels
+        # one row per venue.
         self.quota_holders: dict[tuple[str, str], int] = defaultdict(int)
-        supply = []
-        for venue_id, code_insee, status, lon, lat in rows:
+        for code_insee, count in session.execute(
+            select(Venue.code_insee, func.count()).where(Venue.status.in_([VenueStatus.QUALIFIED, VenueStatus.SUSPENDED]))
+            .group_by(Venue.code_insee)
+        ):
             key = self.territory_key(code_insee)
             if key is not None:
-                self.quota_holders[key] += 1
-            if status == VenueStatus.QUALIFIED and lon is not None:
-                supply.append((venue_id, lon, lat, frozenset(levels[venue_id])))
-        self.supply_ids = [s[0] for s in supply]
-        self.supply_lonlat = np.array([(s[1], s[2]) for s in supply], dtype=float).reshape(-1, 2)
-        self.supply_levels = [s[3] for s in supply]
+                self.quota_holders[key] += count
+        levels = service_levels(session, Venue.status == VenueStatus.QUALIFIED)
+        supply = session.execute(
+            select(Venue.id, func.ST_X(Venue.location), func.ST_Y(Venue.location))
+            .where(Venue.status == VenueStatus.QUALIFIED, Venue.location.is_not(None)).order_by(Venue.id)
+        ).all()
+        self.supply_ids = [row[0] for row in supply]
+        self.supply_lonlat = np.array([(row[1], row[2]) for row in supply], dtype=float).reshape(-1, 2)
+        self.supply_levels = [levels.get(row[0], frozenset()) for row in supply]
         supply_xyz = unit_vectors(self.supply_lonlat[:, 0], self.supply_lonlat[:, 1]) if supply else np.zeros((0, 3))
         ratios, s_idx, d_idx, weights = supply_ratios(supply_xyz, self.commune_tree, self.located_population, DECAY_ZONES)
         self.scores = 10_000 * np.bincount(d_idx, weights=weights * ratios[s_idx], minlength=len(self.located)).astype(float)
-        self._level_trees: dict[int, cKDTree] | None = None
+        self._lacking: dict[int, np.ndarray] | None = None
 
     # --- territories
 
@@ -236,31 +234,41 @@ class DensityModel:
         np.add.at(scores, positions, added)
         return self.accessibility_of(key, scores)
 
-    def _trees(self) -> dict[int, cKDTree]:
-        if self._level_trees is None:
-            self._level_trees = {}
-            for level in (1, 2, 3):
+    def _lacking_levels(self) -> dict[int, np.ndarray]:
+        """Per service level, whether each located commune has no qualified venue of that level within 10 km.
+
+        Computed once for all communes (one tree query per level), then kept up to date by `add_venue`,
+        so that the gain of each waitlisted venue is a look-up, not a tree query.
+        """
+        if self._lacking is None:
+            self._lacking = {}
+            for level in SERVICE_LEVELS:
                 chosen = [i for i, levels in enumerate(self.supply_levels) if level in levels]
-                points = self.supply_lonlat[chosen] if chosen else np.zeros((0, 2))
-                self._level_trees[level] = cKDTree(unit_vectors(points[:, 0], points[:, 1]) if chosen else np.zeros((0, 3)))
-        return self._level_trees
+                if not chosen:
+                    self._lacking[level] = np.ones(len(self.located), dtype=bool)
+                    continue
+                points = self.supply_lonlat[chosen]
+                distances, _ = cKDTree(unit_vectors(points[:, 0], points[:, 1])).query(
+                    self.commune_xyz, distance_upper_bound=chord_length(ACCESS_RADIUS_M))
+                self._lacking[level] = np.isinf(distances)
+        return self._lacking
+
+    def _near(self, lon: float, lat: float) -> np.ndarray:
+        """Located commune positions within 10 km of (lon, lat)."""
+        xyz = unit_vectors(np.array([lon]), np.array([lat]))[0]
+        return np.array(self.commune_tree.query_ball_point(xyz, chord_length(ACCESS_RADIUS_M)), dtype=int)
 
     def population_gain(self, lon: float | None, lat: float | None, levels: set[int]) -> int:
         """Inhabitants within 10 km of the venue with no qualified venue of one of its levels within 10 km today."""
         if lon is None or not levels:
             return 0
-        xyz = unit_vectors(np.array([lon]), np.array([lat]))[0]
-        near = np.array(self.commune_tree.query_ball_point(xyz, chord_length(ACCESS_RADIUS_M)), dtype=int)
+        near = self._near(lon, lat)
         if len(near) == 0:
             return 0
+        lacking_levels = self._lacking_levels()
         lacking = np.zeros(len(near), dtype=bool)
         for level in levels:
-            tree = self._trees()[level]
-            if tree.n == 0:
-                lacking[:] = True
-                break
-            distances, _ = tree.query(self.commune_xyz[near], distance_upper_bound=chord_length(ACCESS_RADIUS_M))
-            lacking |= np.isinf(distances)
+            lacking |= lacking_levels[level][near]
         return int(self.located_population[near[lacking]].sum())
 
     def add_venue(self, venue_id: int, code_insee: str | None, lon: float | None, lat: float | None, levels: set[int]) -> None:
@@ -273,7 +281,10 @@ class DensityModel:
             self.supply_ids.append(venue_id)
             self.supply_lonlat = np.vstack([self.supply_lonlat, [[lon, lat]]])
             self.supply_levels.append(frozenset(levels))
-            self._level_trees = None
+            if self._lacking is not None:
+                near = self._near(lon, lat)
+                for level in levels:
+                    self._lacking[level][near] = False
 
     # --- proposals
 
@@ -293,6 +304,19 @@ class DensityModel:
             outcome, rule = VenueOutcome.WAITLISTED, "quota_reached"
             sentence = sentences.waitlisted(figures, after, gain)
         return Proposal(venue.id, figures, outcome, rule, after, gain, sentence)
+
+
+def service_levels(session: Session, condition: Any) -> dict[int, frozenset[int]]:
+    """The service levels of each venue matching `condition` (venues without a service are left out).
+
+    One row per venue: the levels are summed in SQL as distinct bits (1, 2, 4).
+    """
+    bit = case({1: 1, 2: 2, 3: 4}, value=Service.level_number, else_=0)
+    rows = session.execute(
+        select(VenueService.venue_id, func.sum(distinct(bit))).join(Service, Service.id == VenueService.service_id)
+        .join(Venue, Venue.id == VenueService.venue_id).where(condition).group_by(VenueService.venue_id)
+    )
+    return {venue_id: _LEVELS_OF_BITS[int(bits)] for venue_id, bits in rows}
 
 
 def venue_lonlat(session: Session, venue: Venue) -> tuple[float | None, float | None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 
+import numpy as np
 from stdnum.iso7064 import mod_37_2
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRTUVWXY"
@@ -21,10 +22,38 @@ GROUPS = (5, 5, 4)
 _SEPARATORS = re.compile(r"[\s\-–.]+")
 
 
+_SPACE = np.uint64(len(ALPHABET) ** RANDOM_LENGTH)  # < 2**64: one random 64-bit word draws a whole body
+_LETTERS = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
+
+
 def new_code() -> str:
     """A fresh code in compact form (what the barcode carries and the database stores)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
-    return body + mod_37_2.calc_check_digit(body, alphabet=ALPHABET)
+    return new_codes(1)[0]
+
+
+def new_codes(count: int) -> list[str]:
+    """`count` fresh codes at once, in bulk arithmetic (an order issues 100,000 of them).
+
+    Each body is a number drawn uniformly below 29**13 from `secrets` (64-bit words above it are
+    drawn again, not folded, which would favour the small ones), written in base 29; its check
+    character is ISO 7064 MOD 29-2, `mod_37_2.calc_check_digit` computed on whole columns.
+    """
+    base = np.uint64(len(ALPHABET))
+    numbers = np.empty(0, dtype=np.uint64)
+    while len(numbers) < count:
+        words = np.frombuffer(secrets.token_bytes(8 * 2 * (count - len(numbers))), dtype=np.uint64)
+        numbers = np.concatenate([numbers, words[words < _SPACE]])
+    numbers = numbers[:count]
+    digits = np.empty((count, LENGTH), dtype=np.uint8)
+    for position in range(RANDOM_LENGTH - 1, -1, -1):
+        numbers, digit = np.divmod(numbers, base)
+        digits[:, position] = digit
+    check = np.zeros(count, dtype=np.int64)
+    for position in range(RANDOM_LENGTH):
+        check = (2 * check + digits[:, position]) % len(ALPHABET)
+    digits[:, RANDOM_LENGTH] = (1 - 2 * check) % len(ALPHABET)
+    text = _LETTERS[digits].tobytes().decode("ascii")
+    return [text[start : start + LENGTH] for start in range(0, len(text), LENGTH)]
 
 
 def normalize(value: str) -> str | None:

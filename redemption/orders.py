@@ -6,21 +6,25 @@ import calendar
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, joinedload
 
 from directory import api as directory_api
 from directory import french
 from directory.api import Actor, record_audit, record_audits
-from directory.db import utcnow
+from directory.db import dialect_name, utcnow
 from directory.errors import InvalidInput, InvalidTransition, NotFound
 from directory.models import Organisation
 from redemption import codes as cheque_codes
+from redemption.bulk import insert_rows
 from redemption.fees import round_half_up, rule_in_force
 from redemption.models import MAX_ID, ORDER_MACHINE, Booklet, Cheque, ChequeStatus, FeeRuleKind, Order, OrderStatus
 from redemption.months import paris_date
 
 MAX_BOOKLETS_PER_ORDER = 100_000
+ISSUE_BATCH_BOOKLETS = 1_000
+CODE_CHECK_BATCH = 5_000  # codes per IN (...) list on SQLite
 
 
 def create_sponsor(session: Session, actor: Actor, **fields: Any) -> Organisation:
@@ -218,32 +222,34 @@ def close_order(session: Session, actor: Actor, order: Order, today: date | None
     return order
 
 
-def issue_order(session: Session, actor: Actor, order: Order) -> Order:
-    """Create the booklets and their cheques, each with a fresh unique code, in bulk."""
+def issue_order(session: Session, actor: Actor, order: Order, batch_booklets: int = ISSUE_BATCH_BOOKLETS) -> Order:
+    """Create the booklets and their cheques, each with a fresh unique code, in bulk.
+
+    `batch_booklets` booklets at a time: their rows, their cheques' codes (checked against the database,
+    which holds the earlier batches), their cheques and their audit records, so that memory holds one
+    batch whatever the size of the order.
+    """
     ORDER_MACHINE.move(session, actor, order, OrderStatus.ISSUED)
     order.issued_at = utcnow()
-    booklet_rows = [
-        {"order_id": order.id, "sequence": seq, "number": f"{order.id:05d}-{seq:05d}"}
-        for seq in range(1, order.booklet_count + 1)
-    ]
-    booklet_ids: list[int] = []
-    for start in range(0, len(booklet_rows), 1_000):
-        booklet_ids += session.scalars(
-            insert(Booklet).returning(Booklet.id, sort_by_parameter_order=True), booklet_rows[start : start + 1_000]
+    per_booklet = order.cheques_per_booklet
+    for first in range(1, order.booklet_count + 1, batch_booklets):
+        last = min(first + batch_booklets, order.booklet_count + 1) - 1
+        insert_rows(session, Booklet.__table__, [
+            {"order_id": order.id, "sequence": seq, "number": f"{order.id:05d}-{seq:05d}"} for seq in range(first, last + 1)
+        ])
+        booklets = session.execute(
+            select(Booklet.id, Booklet.number)
+            .where(Booklet.order_id == order.id, Booklet.sequence.between(first, last)).order_by(Booklet.sequence)
         ).all()
-    codes = _unique_codes(session, len(booklet_ids) * order.cheques_per_booklet)
-    rows = [
-        {"code": codes[index * order.cheques_per_booklet + position], "booklet_id": booklet_id, "order_id": order.id,
-         "position": position + 1, "value_cents": order.cheque_value_cents, "status": ChequeStatus.ISSUED}
-        for index, booklet_id in enumerate(booklet_ids)
-        for position in range(order.cheques_per_booklet)
-    ]
-    for start in range(0, len(rows), 5_000):
-        session.execute(insert(Cheque), rows[start : start + 5_000])
-    record_audits(session, actor, "booklet.issued", "booklet", [
-        (booklet_id, {"order_id": order.id, "number": row["number"], "cheques": order.cheques_per_booklet})
-        for booklet_id, row in zip(booklet_ids, booklet_rows, strict=True)
-    ])
+        codes = iter(_unique_codes(session, len(booklets) * per_booklet))
+        insert_rows(session, Cheque.__table__, [
+            {"code": next(codes), "booklet_id": booklet_id, "order_id": order.id, "position": position,
+             "value_cents": order.cheque_value_cents, "status": ChequeStatus.ISSUED.value}
+            for booklet_id, _number in booklets for position in range(1, per_booklet + 1)
+        ])
+        record_audits(session, actor, "booklet.issued", "booklet", [
+            (booklet_id, {"order_id": order.id, "number": number, "cheques": per_booklet}) for booklet_id, number in booklets
+        ])
     session.flush()
     return order
 
@@ -252,12 +258,22 @@ def _unique_codes(session: Session, count: int) -> list[str]:
     """`count` new codes unknown to the database (a collision of 64-bit codes is rare, not impossible)."""
     codes: set[str] = set()
     while len(codes) < count:
-        batch = {cheque_codes.new_code() for _ in range(count - len(codes))} - codes
-        for start in range(0, len(batch), 5_000):
-            chunk = list(batch)[start : start + 5_000]
-            batch -= set(session.scalars(select(Cheque.code).where(Cheque.code.in_(chunk))))
-        codes |= batch
+        drawn = list(set(cheque_codes.new_codes(count - len(codes))) - codes)
+        known = _known_codes(session, drawn)
+        codes.update(code for code in drawn if code not in known)
     return list(codes)
+
+
+def _known_codes(session: Session, codes: list[str]) -> set[str]:
+    """Those of `codes` already in the database. On PostgreSQL one array parameter: a statement with
+    thousands of placeholders costs more to parse than its index look-ups."""
+    if dialect_name(session) == "postgresql":
+        return set(session.scalars(select(Cheque.code).where(
+            Cheque.code == any_(bindparam("codes", codes, type_=postgresql.ARRAY(String))))))
+    known: set[str] = set()
+    for start in range(0, len(codes), CODE_CHECK_BATCH):
+        known.update(session.scalars(select(Cheque.code).where(Cheque.code.in_(codes[start : start + CODE_CHECK_BATCH]))))
+    return known
 
 
 def sponsor_orders(session: Session, sponsor_ids: list[int] | None) -> list[Order]:

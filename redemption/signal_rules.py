@@ -18,7 +18,7 @@ from typing import Any
 
 import opening_hours
 from sqlalchemy import (
-    Column, Date, Integer, MetaData, Select, Table, case, cast, distinct, exists, func, insert, select, text,
+    Column, Date, Integer, MetaData, Select, Table, case, cast, distinct, exists, func, select, text,
 )
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from directory import french
 from directory.db import PARIS_TZ, UTCDateTime, dialect_name
 from directory.geodesy import haversine_m
 from directory.models import Organisation, Venue
+from redemption.bulk import insert_rows
 from redemption.models import Booklet, Redemption, RedemptionStatus, ScanRefusal, SignalKind
 
 MAX_REDEMPTIONS_KEPT = 200  # the redemptions behind one signal, as ids (the figures say how many in all)
@@ -235,21 +236,6 @@ _PERIODS = Table("tmp_signal_open_period", MetaData(), Column("venue_id", Intege
                  Column("starts", UTCDateTime()), Column("ends", UTCDateTime()), prefixes=["TEMPORARY"])
 
 
-def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Many rows at once: COPY on PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return
-    if dialect_name(session) == "postgresql":
-        names = list(rows[0])
-        raw = session.connection().connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[name] for name in names])
-        return
-    for offset in range(0, len(rows), 10_000):
-        session.execute(insert(table), rows[offset:offset + 10_000])
-
-
 def _outside_hours(session: Session, start: datetime, end: datetime, settings: SignalSettings) -> list[Found]:
     venue_ids = select(distinct(Redemption.venue_id)).where(*_active(start, end)).scalar_subquery()
     venues = {v.id: v for v in session.scalars(select(Venue).where(Venue.id.in_(venue_ids),
@@ -273,7 +259,7 @@ def _outside_hours(session: Session, start: datetime, end: datetime, settings: S
     _PERIODS.drop(connection, checkfirst=True)
     _PERIODS.create(connection)
     try:
-        _bulk_insert(session, _PERIODS, periods)
+        insert_rows(session, _PERIODS, periods)
         if dialect_name(session) == "postgresql":
             session.execute(text(f"ANALYZE {_PERIODS.name}"))
         covered = exists().where(_PERIODS.c.venue_id == Redemption.venue_id,

@@ -53,3 +53,11 @@ def test_every_single_substitution_and_adjacent_swap_is_caught_exhaustively_on_a
             if code[position] != code[position + 1]:
                 swapped = code[:position] + code[position + 1] + code[position] + code[position + 2 :]
                 assert codes.normalize(swapped) is None, (code, swapped)
+
+
+def test_codes_drawn_in_bulk_follow_the_same_scheme():
+    sample = codes.new_codes(20_000)
+    assert len(sample) == len(set(sample)) == 20_000 and codes.new_codes(0) == []
+    assert all(len(code) == codes.LENGTH and mod_37_2.is_valid(code, alphabet=codes.ALPHABET) for code in sample)
+    for position in range(codes.LENGTH):
+        assert {code[position] for code in sample} == set(codes.ALPHABET)
