@@ -197,6 +197,11 @@ def run_wrk(base_url: str, calls: list[Call], connections: int, seconds: float) 
     return Load(statuses, elapsed, latency)
 
 
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, round(fraction * len(ordered)) - 1)]
+
+
 def machine_load() -> str:
     """The load average when the figures were taken (the machine may be shared)."""
     one, five, fifteen = os.getloadavg()
