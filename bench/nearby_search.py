@@ -43,7 +43,7 @@ from werkzeug.serving import make_server
 
 from aptic import create_app
 from directory import api, factories
-from directory.db import ELLIPSOID_OVER_SPHERE_MIN, FIRST_REACH_M, METRES_PER_DEGREE_MAX, box_around, make_sessionmaker
+from directory.db import ELLIPSOID_OVER_SPHERE_MIN, FIRST_REACH_M, box_around, make_sessionmaker
 from directory.nearby import NEARBY_TOTAL_STEP
 
 RADIUS_KM = 10
@@ -75,18 +75,14 @@ RAW_SQL = {
         ORDER BY d, id
         LIMIT :limit
     """, f"""
-        SELECT CASE WHEN count(*) = :counted AND max(p) * {METRES_PER_DEGREE_MAX} <= :radius THEN :counted ELSE (
-            SELECT count(*) FROM (
-                SELECT 1 FROM venue
-                WHERE published AND {POSTGIS_BOX}
-                  AND ST_Distance(location::geography, {POSTGIS_CENTRE}::geography) <= :radius
-                LIMIT :counted
-            ) AS matching
-        ) END
-        FROM (
-            SELECT location <-> {POSTGIS_CENTRE} AS p FROM venue WHERE published AND {POSTGIS_BOX}
-            ORDER BY p LIMIT :counted
-        ) AS nearest
+        SELECT count(*) FROM (
+            SELECT 1 FROM venue
+            WHERE published
+              AND ST_DWithin(location::geography, {POSTGIS_CENTRE}::geography, :radius / {ELLIPSOID_OVER_SPHERE_MIN}, false)
+              AND (ST_DWithin(location::geography, {POSTGIS_CENTRE}::geography, :radius * {ELLIPSOID_OVER_SPHERE_MIN}, false)
+                   OR ST_Distance(location::geography, {POSTGIS_CENTRE}::geography) <= :radius)
+            LIMIT :counted
+        ) AS matching
     """),
     "spatialite": tuple(f"""
         SELECT {select} FROM (

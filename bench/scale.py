@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import logging
-import math
 import multiprocessing
 import os
 import random
@@ -36,7 +35,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from nearby_search import LIMIT, RADIUS_KM, RAW_SQL, SERVICES_SQL
+from nearby_search import LIMIT, RADIUS_KM, raw_search
 from scale_data import PRESETS, Built, build, previous_month
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
@@ -261,8 +260,6 @@ def nearby(url: str, backend: str, figures: Figures, queries: int) -> None:
         communes = sample_communes(session)
     rng = random.Random(4)
     points = [(c.lon, c.lat) for c in rng.choices(communes, weights=[c.population for c in communes], k=queries)]
-    raw = text(RAW_SQL[backend])
-    dlat = RADIUS_KM * 1000 / 110_574
     found: list[int] = []
 
     def in_process(lon: float, lat: float) -> None:
@@ -270,14 +267,7 @@ def nearby(url: str, backend: str, figures: Figures, queries: int) -> None:
             found.append(len(directory_api.nearby_venues(session, lon=lon, lat=lat, radius_km=RADIUS_KM,
                                                          limit=LIMIT).venues))
 
-    def raw_sql(lon: float, lat: float) -> None:
-        dlon = dlat / max(0.05, math.cos(math.radians(abs(lat) + dlat)))
-        with engine.connect() as connection:
-            rows = connection.execute(raw, {"lon": lon, "lat": lat, "radius": RADIUS_KM * 1000, "limit": LIMIT,
-                                            "xmin": lon - dlon, "xmax": lon + dlon, "ymin": lat - dlat,
-                                            "ymax": lat + dlat}).all()
-            if rows:
-                connection.execute(text(SERVICES_SQL.format(", ".join(str(row.id) for row in rows)))).all()
+    raw_sql = raw_search(backend, engine)
 
     aim = 0.010 if backend == "postgis" else 0.015
     for name, run in (("nearby_venues", in_process), ("raw SQL", raw_sql)):

@@ -212,7 +212,6 @@ class Venue(Base):
     __tablename__ = "venue"
     __table_args__ = (
         Index("ix_venue_status", "status"),
-        Index("ix_venue_published", "published"),
         Index("ix_venue_code_insee", "code_insee"),
         CheckConstraint("length(code_postal) = 5", name="code_postal_length"),
     )

@@ -47,7 +47,7 @@ NEARBY_LIST_FILTERS = {
     )
 }
 # Totals are counted exactly up to the next multiple of this past the page, then shown as "more than".
-NEARBY_TOTAL_STEP = 1_000
+NEARBY_TOTAL_STEP = 200
 # The open-hours filter reads the nearest venues by slices of at least this many, growing fourfold.
 _OPEN_FIRST_SLICE = 100
 
