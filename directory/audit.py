@@ -65,7 +65,8 @@ def record_audits(
         for event in events
     ]
     for start in range(0, len(rows), BULK_BATCH):
-        session.execute(insert(AuditEvent), rows[start : start + BULK_BATCH])
+        # The table, not the mapped class: a plain multi-row insert, without the ORM's bulk steps.
+        session.execute(insert(AuditEvent.__table__), rows[start : start + BULK_BATCH])
     return len(rows)
 
 

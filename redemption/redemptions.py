@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from directory import api as directory_api
 from directory.api import Actor, record_audit, record_audits
@@ -82,11 +83,12 @@ _LOCKED_CHEQUES = (
     .where(Cheque.code.in_(bindparam("codes", expanding=True))).order_by(Booklet.id, Cheque.id)
     .with_for_update(of=Booklet).execution_options(populate_existing=True)
 )
+_CHEQUE = Cheque.__table__.c
 _CLAIM = (
-    update(Cheque)
-    .where(Cheque.id.in_(bindparam("claimed_ids", expanding=True)),
-           Cheque.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.REDEEMED)))
-    .values(status=ChequeStatus.REDEEMED).execution_options(synchronize_session="fetch")
+    update(Cheque.__table__)
+    .where(_CHEQUE.id.in_(bindparam("claimed_ids", expanding=True)),
+           _CHEQUE.status.in_(CHEQUE_MACHINE.states_moving_to(ChequeStatus.REDEEMED)))
+    .values(status=ChequeStatus.REDEEMED)
 )
 _INSERT_REDEMPTION = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
 _INSERT_LINES = insert(RedemptionCheque.__table__)
@@ -229,6 +231,8 @@ def redeem(
     claimed = session.execute(_CLAIM, {"claimed_ids": ids}).rowcount
     if claimed != len(ids):
         raise AlreadyRedeemed("Ce chèque vient d'être encaissé.", field="codes")
+    for cheque in cheques:
+        set_committed_value(cheque, "status", ChequeStatus.REDEEMED)
     # Core inserts, not the unit of work: what they write is known here.
     values = {"venue_id": venue.id, "service_id": service.id, "booklet_id": booklet.id, "order_id": order.id,
               "cheque_count": len(ids), "amount_cents": sum(c.value_cents for c in cheques),
